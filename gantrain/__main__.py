@@ -1,0 +1,6 @@
+"""`python -m gantrain <command> [overrides]`."""
+
+from gantrain.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

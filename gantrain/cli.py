@@ -1,0 +1,106 @@
+"""`gantrain <command> [hydra overrides]`: pop the subcommand, hand the rest to Hydra.
+
+Hydra would read `train` in `python -m gantrain train ...` as an override (hydra#2404), so the
+subcommand is taken off `sys.argv` before the command's `@hydra.main` runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from importlib import resources
+
+# command -> (module with a Hydra `main`, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("gantrain.tasks.train", "train a GAN (writes a run dir under outputs/)"),
+    "sample": ("gantrain.tasks.sample", "draw images from a trained run into .npz or a .png grid"),
+}
+
+USAGE = """usage: gantrain <command> [overrides] [--help] [--cfg job] [-m]
+
+Commands:
+{commands}
+
+Each command is a Hydra app: `gantrain <command> --help` lists its config groups and options,
+`--cfg job` prints the composed config, `-m` runs a sweep. Examples:
+  python -m gantrain train dataset=mnist
+  python -m gantrain train trainer.max_steps=2000 optimizer.generator.lr=1e-4
+  python -m gantrain sample run_dir=outputs/train/<run> num_samples=64 output=samples.png
+"""
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return USAGE.format(commands="\n".join(lines))
+
+
+def config_groups() -> dict[str, list[str]]:
+    """Config groups shipped with gantrain and their options (YAML file stems)."""
+    root = resources.files("gantrain.configs")
+    groups: dict[str, list[str]] = {}
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.name.startswith(("_", ".")) and entry.name != "hydra":
+            groups[entry.name] = sorted(
+                f.name[: -len(".yaml")] for f in entry.iterdir() if f.name.endswith(".yaml")
+            )
+    return groups
+
+
+def check_group_choices(args: list[str]) -> str | None:
+    """One-line error for `group=option` overrides naming an option gantrain does not have.
+
+    Hydra would report it too, in several lines plus its search path; this says it in one
+    and lists the valid options. Overrides this cannot judge (sweeps, extra search paths,
+    nested keys) are left to Hydra.
+    """
+    if any(arg.startswith("hydra.searchpath") for arg in args):
+        return None
+    groups = config_groups()
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        group = key.lstrip("+~").split("@", 1)[0]
+        if group not in groups or "." in group or value in ("null", ""):
+            continue
+        if any(c in value for c in ",[]()*?{}$") or value.startswith(("choice", "range")):
+            continue
+        if value not in groups[group]:
+            valid = ", ".join(groups[group]) or "none"
+            return f"gantrain: unknown {group} '{value}'; valid options: {valid}."
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `gantrain` and `python -m gantrain`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if args[0] == "--version":
+        from gantrain import __version__
+
+        print(f"gantrain {__version__}")
+        return 0
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(
+            f"gantrain: unknown command '{command}'; valid commands: {', '.join(COMMANDS)}. "
+            "Run `gantrain --help` for usage.",
+            file=sys.stderr,
+        )
+        return 2
+    problem = check_group_choices(rest)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    module_name = COMMANDS[command][0]
+    if not any(arg in ("--help", "-h", "--hydra-help") or arg.startswith("--cfg") for arg in rest):
+        from gantrain.tfimport import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    # Hydra reads its overrides from sys.argv[1:] and names the app after sys.argv[0].
+    sys.argv = [f"gantrain {command}", *rest]
+    importlib.import_module(module_name).main()
+    return 0

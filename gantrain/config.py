@@ -1,0 +1,292 @@
+"""Config schemas and validation.
+
+Run-level groups (`trainer`, `logging`, `dataset`, `strategy`) have dataclass schemas. The
+`dataset` and `strategy` nodes name their schema class with `_target_`: that class is both the
+schema (typed fields) and the builder (`dataset.load()`, `strategy.create()`), so a new dataset
+or strategy is one Python class and one YAML file. Model-level groups (`generator`,
+`discriminator`, `optimizer.*`, `loss`) are checked against the signature of their `_target_`.
+
+Everything is validated by `load_run_config` before any model or dataset is built: a typo or
+a wrong type fails at startup with the full key's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from gantrain.errors import ConfigError, GantrainError
+
+T = TypeVar("T")
+
+RESUME_MODES = ("auto", "never")
+
+
+def _require_positive(prefix: str, **values: int | float) -> None:
+    for key, value in values.items():
+        if value <= 0:
+            raise ConfigError(f"{prefix}.{key}={value}: must be a positive number.")
+
+
+@dataclass
+class TrainerConfig:
+    """`trainer:` group. Steps count generator updates; `batch_size` is the global batch."""
+
+    max_steps: int = 10_000
+    batch_size: int = 64
+    seed: int = 0
+    # Train steps run inside one tf.function call; log/sample/checkpoint intervals must be
+    # multiples of it.
+    steps_per_loop: int = 1
+    log_every: int = 100
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    checkpoints_to_keep: int = 3
+    # auto: continue from the run dir's latest checkpoint if there is one; never: refuse to
+    # touch a run dir that has checkpoints; any other value: a run dir or checkpoint to start from.
+    resume: str = "auto"
+    # Batch-norm statistics of the sampling generator are recomputed from this many latents
+    # before every sample grid ("standing statistics"); 0 uses the moving averages.
+    standing_stats: int = 1024
+
+    def check(self) -> None:
+        _require_positive(
+            "trainer",
+            max_steps=self.max_steps,
+            batch_size=self.batch_size,
+            steps_per_loop=self.steps_per_loop,
+            log_every=self.log_every,
+            sample_every=self.sample_every,
+            checkpoint_every=self.checkpoint_every,
+            checkpoints_to_keep=self.checkpoints_to_keep,
+        )
+        if self.standing_stats < 0:
+            raise ConfigError(
+                f"trainer.standing_stats={self.standing_stats}: must be >= 0 (0 turns it off)."
+            )
+        for key in ("log_every", "sample_every", "checkpoint_every"):
+            value = getattr(self, key)
+            if value % self.steps_per_loop:
+                raise ConfigError(
+                    f"trainer.{key}={value} is not a multiple of "
+                    f"trainer.steps_per_loop={self.steps_per_loop}: events can only happen "
+                    "between tf.function calls; pick a multiple."
+                )
+        if not self.resume:
+            raise ConfigError(
+                "trainer.resume is empty: use auto, never, or the path of a run dir or checkpoint."
+            )
+
+
+@dataclass
+class LoggingConfig:
+    """`logging:` group: what the chief writes into the run dir."""
+
+    tensorboard: bool = True
+    progress_bar: bool = True
+    # The fixed latent grid has sample_grid x sample_grid images.
+    sample_grid: int = 8
+    stats_file: str = "stats.jsonl"
+
+    def check(self) -> None:
+        _require_positive("logging", sample_grid=self.sample_grid)
+        if not self.stats_file or "/" in self.stats_file or self.stats_file.startswith("."):
+            raise ConfigError(
+                f"logging.stats_file={self.stats_file!r}: must be a plain file name inside the "
+                "run dir (no '/', not hidden)."
+            )
+
+
+@dataclass
+class RunConfig:
+    """A validated training config: typed run-level groups plus the model-level nodes."""
+
+    trainer: TrainerConfig
+    logging: LoggingConfig
+    dataset: Any  # a gantrain.data.base.DatasetSource
+    strategy: Any  # a gantrain.distribute.StrategySpec
+    generator: DictConfig
+    discriminator: DictConfig
+    optimizer_generator: DictConfig
+    optimizer_discriminator: DictConfig
+    loss: DictConfig
+    raw: DictConfig
+
+
+def format_omegaconf_error(error: OmegaConfBaseException, prefix: str, valid: list[str]) -> str:
+    """One line naming the full key of an OmegaConf validation error."""
+    key = getattr(error, "full_key", None) or getattr(error, "key", None) or ""
+    full = f"{prefix}.{key}" if prefix and key else (prefix or str(key))
+    if isinstance(error, ConfigKeyError | ConfigAttributeError):
+        return f"{full}: unknown key. Valid keys of {prefix}: {', '.join(valid)}."
+    if isinstance(error, MissingMandatoryValue):
+        return f"{full}: no value given; set it on the command line ({full}=...)."
+    message = str(getattr(error, "msg", "") or error).splitlines()[0]
+    if isinstance(error, ValidationError):
+        return f"{full}: {message}."
+    return f"{full}: {message}"
+
+
+def import_target(path: str, where: str) -> Any:
+    """Import `package.module.attr` named by a `_target_`, with a clear error."""
+    module_name, _, attr = str(path).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(
+            f"{where}._target_={path!r} cannot be imported ({error}); check the spelling or "
+            "install the package that provides it."
+        ) from error
+
+
+def structured_from_target(node: DictConfig, where: str, base: type[T]) -> T:
+    """Validate `node` against the dataclass its `_target_` names and return an instance."""
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(f"{where}: needs a _target_ naming a {base.__name__} class.")
+    cls = import_target(node._target_, where)
+    if not (inspect.isclass(cls) and issubclass(cls, base) and dataclasses.is_dataclass(cls)):
+        raise ConfigError(f"{where}._target_={node._target_!r} is not a {base.__name__} dataclass.")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    values = OmegaConf.to_container(node, resolve=True)
+    values.pop("_target_")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls), values)
+        obj = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise ConfigError(format_omegaconf_error(error, where, valid)) from error
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check()
+    return obj
+
+
+def structured(node: DictConfig, where: str, cls: type[T]) -> T:
+    """Validate `node` against the dataclass `cls` and return an instance."""
+    valid = [f.name for f in dataclasses.fields(cls)]
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls), node)
+        obj = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise ConfigError(format_omegaconf_error(error, where, valid)) from error
+    obj.check()
+    return obj
+
+
+def check_target_arguments(
+    node: DictConfig, where: str, provided: tuple[str, ...] = ()
+) -> Callable[..., Any]:
+    """Check a `_target_` node's keys against the target's signature; return the target.
+
+    `provided` names the arguments gantrain passes at build time (such as `image_shape`):
+    setting them in YAML is an error, since they come from the dataset.
+    """
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(f"{where}: needs a _target_ (the function or class to build).")
+    target = import_target(node._target_, where)
+    params = inspect.signature(target).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    valid = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    settable = [n for n in valid if n not in provided]
+    for key in node:
+        if key in ("_target_", "_partial_", "_recursive_", "_convert_", "_args_"):
+            continue
+        if key in provided:
+            raise ConfigError(
+                f"{where}.{key} is derived from the dataset at build time; "
+                "remove it from the config."
+            )
+        if key not in params and not takes_any:
+            raise ConfigError(
+                f"{where}.{key}: unknown argument of {node._target_}. "
+                f"Valid keys: {', '.join(settable)}."
+            )
+    for name, param in params.items():
+        required = param.default is inspect.Parameter.empty and param.kind in (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+        if required and name not in node and name not in provided:
+            raise ConfigError(
+                f"{where}.{name}: required by {node._target_}; set {where}.{name}=..."
+            )
+    return target
+
+
+def build(node: DictConfig, where: str, **provided: Any) -> Any:
+    """Call a checked `_target_` node with its YAML arguments plus `provided` ones.
+
+    Only the arguments the target accepts are passed from `provided`, so an unconditional
+    generator need not declare `num_classes`.
+    """
+    target = check_target_arguments(node, where, tuple(provided))
+    params = inspect.signature(target).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs = _node_kwargs(node)
+    kwargs.update({k: v for k, v in provided.items() if takes_any or k in params})
+    try:
+        return target(**kwargs)
+    except GantrainError:
+        raise
+    except (TypeError, ValueError) as error:
+        # Values of the right key but a wrong kind (say a string where Keras wants a number).
+        raise ConfigError(f"{where}: {node._target_} rejected its arguments: {error}") from error
+
+
+def _node_kwargs(node: DictConfig) -> dict[str, Any]:
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    return {
+        k: v
+        for k, v in values.items()
+        if k not in ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+    }
+
+
+def load_run_config(cfg: DictConfig) -> RunConfig:
+    """Validate a composed `train` config; raises ConfigError naming the first bad key."""
+    from gantrain.data.base import DatasetSource
+    from gantrain.distribute import StrategySpec
+
+    for group in ("trainer", "logging", "dataset", "strategy", "generator", "discriminator"):
+        if group not in cfg or cfg[group] is None:
+            raise ConfigError(f"{group}: missing from the config; pick one with {group}=<name>.")
+    optimizer = cfg.get("optimizer")
+    if not isinstance(optimizer, Mapping) or not {"generator", "discriminator"} <= set(optimizer):
+        raise ConfigError(
+            "optimizer.generator / optimizer.discriminator: both must be set "
+            "(optimizer@optimizer.generator=adam optimizer@optimizer.discriminator=adam)."
+        )
+    try:
+        run = RunConfig(
+            trainer=structured(cfg.trainer, "trainer", TrainerConfig),
+            logging=structured(cfg.logging, "logging", LoggingConfig),
+            dataset=structured_from_target(cfg.dataset, "dataset", DatasetSource),
+            strategy=structured_from_target(cfg.strategy, "strategy", StrategySpec),
+            generator=cfg.generator,
+            discriminator=cfg.discriminator,
+            optimizer_generator=optimizer.generator,
+            optimizer_discriminator=optimizer.discriminator,
+            loss=cfg.loss,
+            raw=cfg,
+        )
+    except OmegaConfBaseException as error:  # an interpolation that cannot resolve, say
+        raise ConfigError(format_omegaconf_error(error, "", [])) from error
+    check_target_arguments(run.generator, "generator", ("image_shape", "num_classes"))
+    check_target_arguments(run.discriminator, "discriminator", ("image_shape", "num_classes"))
+    check_target_arguments(run.optimizer_generator, "optimizer.generator")
+    check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator")
+    check_target_arguments(run.loss, "loss")
+    return run

@@ -1,0 +1,1 @@
+"""Run-dir outputs: image grids, stats.jsonl, TensorBoard."""

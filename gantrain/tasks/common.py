@@ -1,0 +1,45 @@
+"""What every subcommand shares: the config location and user-error reporting."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gantrain.errors import GantrainError
+
+# Hydra reads the configs as package data, so a wheel install finds them (hydra#717).
+CONFIG_PATH = "pkg://gantrain.configs"
+HYDRA_VERSION_BASE = "1.3"
+
+log = logging.getLogger("gantrain")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# TensorFlow's C++ warnings after start-up (see gantrain.tfimport for the notes before it).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def user_errors(task: F) -> F:
+    """Turn a GantrainError into one line on the console and a traceback in the run's log.
+
+    The console handler shows INFO and above; the traceback is logged at DEBUG, which only the
+    run's log file records.
+    """
+
+    @functools.wraps(task)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from gantrain.tfimport import startup_notes
+
+        if startup_notes():
+            log.debug("TensorFlow start-up notes:\n%s", startup_notes().rstrip())
+        try:
+            return task(*args, **kwargs)
+        except GantrainError as error:
+            log.debug("traceback of the error below", exc_info=True)
+            log.error("error: %s", error)
+            raise SystemExit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

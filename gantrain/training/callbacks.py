@@ -1,0 +1,230 @@
+"""Side effects of training, run by the loop on the chief between tf.function calls.
+
+Each callback has an interval `every` (in steps); the loop calls it after the train call that
+reaches a multiple of `every`, and once more at the last step. Callbacks read the state and
+the step's metrics and write files; they never change training variables.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from gantrain.checkpointing import Checkpoints
+from gantrain.logging.images import make_grid, save_png
+from gantrain.logging.stats import JsonlWriter
+from gantrain.logging.tensorboard import TensorBoardWriter
+from gantrain.training.sampling import Sampler
+from gantrain.training.state import GANState
+
+log = logging.getLogger("gantrain")
+
+
+@dataclass
+class Progress:
+    """What callbacks see after a train call.
+
+    `train_seconds`: wall time spent in train calls during this launch (callbacks excluded);
+    `metrics`: the step's scalar tensors; `final`: the last call of the run.
+    """
+
+    step: int
+    train_seconds: float
+    metrics: Mapping[str, tf.Tensor]
+    final: bool = False
+
+
+class Callback(abc.ABC):
+    """Base: `on_step` runs every `every` steps and at the end; `close` when training stops."""
+
+    every: int = 1
+
+    def due(self, progress: Progress) -> bool:
+        return progress.final or progress.step % self.every == 0
+
+    @abc.abstractmethod
+    def on_step(self, progress: Progress) -> None:
+        """React to the train call that reached `progress.step`."""
+
+    def close(self) -> None:
+        """Release files and writers (called even when training fails)."""
+
+
+def learning_rate(optimizer: Any) -> float:
+    return float(tf.convert_to_tensor(optimizer.learning_rate).numpy())
+
+
+class MetricsLogger(Callback):
+    """Scalars to TensorBoard and one line of `stats.jsonl` per logged step."""
+
+    def __init__(
+        self,
+        state: GANState,
+        tensorboard: TensorBoardWriter,
+        stats_path: Path,
+        *,
+        every: int,
+        batch_size: int,
+        steps_per_epoch: int,
+        start_step: int,
+    ) -> None:
+        self.state = state
+        self.tensorboard = tensorboard
+        self.stats = JsonlWriter(stats_path)
+        self.every = every
+        self.batch_size = batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self._last = (start_step, 0.0)
+        self.last_record: dict[str, float] = {}
+
+    def on_step(self, progress: Progress) -> None:
+        last_step, last_seconds = self._last
+        seconds = progress.train_seconds - last_seconds
+        images = (progress.step - last_step) * self.batch_size
+        self._last = (progress.step, progress.train_seconds)
+        scalars = {name: float(value.numpy()) for name, value in progress.metrics.items()}
+        scalars["lr_generator"] = learning_rate(self.state.g_optimizer)
+        scalars["lr_discriminator"] = learning_rate(self.state.d_optimizer)
+        scalars["images_per_sec"] = images / seconds if seconds > 0 else 0.0
+        scalars["epoch"] = progress.step / self.steps_per_epoch
+        self.tensorboard.scalars(scalars, progress.step)
+        record = {"step": progress.step, **scalars}
+        record["elapsed_sec"] = float(self.state.elapsed_sec.numpy())
+        self.stats.write(record)
+        self.last_record = record
+        bad = [k for k in ("g_loss", "d_loss") if not math.isfinite(scalars.get(k, 0.0))]
+        if bad:
+            log.warning("step %d: %s is not finite", progress.step, ", ".join(bad))
+
+    def close(self) -> None:
+        self.stats.close()
+        self.tensorboard.close()
+
+
+class _TqdmHandler(logging.Handler):
+    """Writes log records above the bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _swap_console_handlers() -> list[tuple[logging.Handler, logging.Handler]]:
+    """Replace the root logger's console handlers by tqdm-aware twins (same level/format)."""
+    root = logging.getLogger()
+    swapped = []
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.stdout):
+            twin = _TqdmHandler(handler.level)
+            twin.setFormatter(handler.formatter)
+            for log_filter in handler.filters:
+                twin.addFilter(log_filter)
+            root.removeHandler(handler)
+            root.addHandler(twin)
+            swapped.append((handler, twin))
+    return swapped
+
+
+class ProgressBar(Callback):
+    """tqdm bar: step, losses, images/s and ETA; plain log lines when stderr is not a TTY."""
+
+    def __init__(
+        self, logger: MetricsLogger, *, start_step: int, max_steps: int, enabled: bool
+    ) -> None:
+        self.logger = logger
+        self.every = 1
+        self.max_steps = max_steps
+        interactive = enabled and sys.stderr.isatty()
+        self.bar = tqdm(
+            total=max_steps,
+            initial=start_step,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not interactive,
+            file=sys.stderr,
+        )
+        self._step = start_step
+        self._log_lines = enabled and not interactive
+        self._swapped = _swap_console_handlers() if interactive else []
+
+    def on_step(self, progress: Progress) -> None:
+        self.bar.update(progress.step - self._step)
+        self._step = progress.step
+        record = self.logger.last_record
+        if record.get("step") != progress.step:
+            return
+        summary = {
+            "g_loss": f"{record['g_loss']:.3f}",
+            "d_loss": f"{record['d_loss']:.3f}",
+            "img/s": f"{record['images_per_sec']:.0f}",
+        }
+        self.bar.set_postfix(summary, refresh=False)
+        if self._log_lines:
+            log.info(
+                "step %d/%d  %s",
+                progress.step,
+                self.max_steps,
+                "  ".join(f"{k} {v}" for k, v in summary.items()),
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+        root = logging.getLogger()
+        for handler, twin in self._swapped:
+            root.removeHandler(twin)
+            root.addHandler(handler)
+        self._swapped = []
+
+
+class SampleGrid(Callback):
+    """The fixed latent grid through the sampling generator -> samples/step_NNNNNN.png + TB."""
+
+    def __init__(
+        self,
+        state: GANState,
+        sampler: Sampler,
+        tensorboard: TensorBoardWriter,
+        directory: Path,
+        *,
+        every: int,
+        columns: int,
+    ) -> None:
+        self.state = state
+        self.sampler = sampler
+        self.tensorboard = tensorboard
+        self.directory = directory
+        self.every = every
+        self.columns = columns
+
+    def on_step(self, progress: Progress) -> None:
+        self.sampler.refresh()
+        grid = make_grid(self.sampler.generate(self.state.grid_z), columns=self.columns)
+        save_png(grid, self.directory / f"step_{progress.step:06d}.png")
+        self.tensorboard.image("samples", grid, progress.step)
+
+
+class Checkpointer(Callback):
+    """Saves the full state (and the config it was trained with) every `every` steps."""
+
+    def __init__(self, checkpoints: Checkpoints, config: DictConfig, *, every: int) -> None:
+        self.checkpoints = checkpoints
+        self.config = config
+        self.every = every
+
+    def on_step(self, progress: Progress) -> None:
+        started = time.perf_counter()
+        path = self.checkpoints.save(self.config)
+        log.debug("saved %s in %.2fs", path, time.perf_counter() - started)

@@ -1,0 +1,215 @@
+"""The outer training loop: plain Python around the compiled train step.
+
+Build everything (inside the strategy's scope), restore per `trainer.resume`, then call the
+train step `steps_per_loop` steps at a time and run the due callbacks on the chief.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from gantrain.checkpointing import Checkpoints, resolve_resume
+from gantrain.config import RunConfig
+from gantrain.data.pipeline import steps_per_epoch, train_dataset
+from gantrain.distribute import is_chief, per_replica_batch_size
+from gantrain.logging.stats import drop_records_after
+from gantrain.logging.tensorboard import TensorBoardWriter
+from gantrain.training.build import build_loss, build_sampler, build_state
+from gantrain.training.callbacks import (
+    Callback,
+    Checkpointer,
+    MetricsLogger,
+    Progress,
+    ProgressBar,
+    SampleGrid,
+)
+from gantrain.training.step import TrainStep
+
+log = logging.getLogger("gantrain")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a `train` call ended: the step reached and the last logged scalars."""
+
+    step: int
+    metrics: Mapping[str, float]
+    resumed_from: str | None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def write_run_info(run: RunConfig, run_dir: Path, resumed_from: str | None) -> None:
+    """Append one line per launch to run_info.jsonl: what ran, where, with which versions."""
+    from gantrain import __version__
+
+    record = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "gantrain": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "git_commit": _git_commit(),
+        "seed": run.trainer.seed,
+        "resumed_from": resumed_from,
+        "config": OmegaConf.to_container(run.raw, resolve=True),
+    }
+    with (run_dir / "run_info.jsonl").open("a", encoding="utf-8") as file:
+        file.write(json.dumps(record, default=str) + "\n")
+
+
+def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
+    """Train per `run`, writing checkpoints, samples, TensorBoard and stats into `run_dir`."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = run.trainer
+    keras.utils.set_random_seed(trainer.seed)
+    strategy = run.strategy.create()
+    per_replica_batch_size(strategy, trainer.batch_size)
+    resume_from = resolve_resume(trainer.resume, run_dir)
+
+    data = run.dataset.load()
+    spec = data.spec
+    per_epoch = steps_per_epoch(spec.num_examples, trainer.batch_size)
+    loss = build_loss(run)
+    with strategy.scope():
+        state = build_state(run, spec)
+    chief = is_chief(strategy)
+    checkpoints = Checkpoints(
+        state.checkpoint(), run_dir, step=state.step, max_to_keep=trainer.checkpoints_to_keep
+    )
+    if resume_from:
+        checkpoints.restore(resume_from)
+        log.info("resumed from %s at step %d", resume_from, int(state.step.numpy()))
+    start_step = int(state.step.numpy())
+    if start_step >= trainer.max_steps:
+        log.info(
+            "nothing to do: the run is at step %d and trainer.max_steps=%d; raise "
+            "trainer.max_steps to train further.",
+            start_step,
+            trainer.max_steps,
+        )
+        return TrainResult(start_step, {}, resume_from)
+    if chief:
+        write_run_info(run, run_dir, resume_from)
+        dropped = drop_records_after(run_dir / run.logging.stats_file, start_step)
+        if dropped:
+            log.info("dropped %d stats records logged after step %d", dropped, start_step)
+
+    dataset = train_dataset(
+        data, batch_size=trainer.batch_size, seed=trainer.seed, start_step=start_step
+    )
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    step_fn = TrainStep(
+        state,
+        loss,
+        strategy,
+        global_batch_size=trainer.batch_size,
+        steps_per_loop=trainer.steps_per_loop,
+    )
+    callbacks: list[Callback] = []
+    if chief:
+        tensorboard = TensorBoardWriter(run_dir / "tb", enabled=run.logging.tensorboard)
+        logger = MetricsLogger(
+            state,
+            tensorboard,
+            run_dir / run.logging.stats_file,
+            every=trainer.log_every,
+            batch_size=trainer.batch_size,
+            steps_per_epoch=per_epoch,
+            start_step=start_step,
+        )
+        callbacks = [
+            logger,
+            ProgressBar(
+                logger,
+                start_step=start_step,
+                max_steps=trainer.max_steps,
+                enabled=run.logging.progress_bar,
+            ),
+            SampleGrid(
+                state,
+                build_sampler(run, spec, state.generator),
+                tensorboard,
+                run_dir / "samples",
+                every=trainer.sample_every,
+                columns=run.logging.sample_grid,
+            ),
+            Checkpointer(checkpoints, run.raw, every=trainer.checkpoint_every),
+        ]
+    log.info(
+        "training %s on %s (%d images, %d steps per epoch) from step %d to %d, batch %d, "
+        "%d replica(s); run dir %s",
+        state.generator.name,
+        spec.name,
+        spec.num_examples,
+        per_epoch,
+        start_step,
+        trainer.max_steps,
+        trainer.batch_size,
+        strategy.num_replicas_in_sync,
+        run_dir,
+    )
+    result_metrics: dict[str, float] = {}
+    try:
+        result_metrics = _run_loop(
+            state, step_fn, iterator, callbacks, trainer.max_steps, trainer.steps_per_loop
+        )
+    finally:
+        for callback in callbacks:
+            callback.close()
+    return TrainResult(int(state.step.numpy()), result_metrics, resume_from)
+
+
+def _run_loop(
+    state,
+    step_fn: TrainStep,
+    iterator,
+    callbacks: list[Callback],
+    max_steps: int,
+    steps_per_loop: int,
+) -> dict[str, float]:
+    step = int(state.step.numpy())
+    elapsed_before = float(state.elapsed_sec.numpy())
+    train_seconds = 0.0
+    launched = time.perf_counter()
+    metrics: Mapping[str, tf.Tensor] = {}
+    while step < max_steps:
+        num_steps = min(steps_per_loop, max_steps - step)
+        started = time.perf_counter()
+        metrics = step_fn(iterator, num_steps)
+        step += num_steps
+        train_seconds += time.perf_counter() - started
+        state.elapsed_sec.assign(elapsed_before + time.perf_counter() - launched)
+        progress = Progress(step, train_seconds, metrics, final=step >= max_steps)
+        for callback in callbacks:
+            if callback.due(progress):
+                callback.on_step(progress)
+    return {name: float(value.numpy()) for name, value in metrics.items()}

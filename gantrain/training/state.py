@@ -1,0 +1,94 @@
+"""`GANState`: everything a run needs to continue exactly; the one object checkpointed."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# Second word of the stateless seed of the fixed sample grid; training latents use
+# [seed, 8 * step + phase] with step >= 0, so they never collide with it.
+GRID_SEED_WORD = -1
+
+
+def seed_generator_states(model: keras.Model) -> list[tf.Variable]:
+    """State variables of the Keras `SeedGenerator`s inside `model` (dropout masks, ...).
+
+    Keras does not track them for tf.train.Checkpoint, but exact resume needs them.
+    """
+    states: list[tf.Variable] = []
+    seen: set[int] = set()
+
+    def visit(layer: keras.layers.Layer) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                states.append(value.state)
+        for child in getattr(layer, "layers", []):
+            visit(child)
+
+    visit(model)
+    return states
+
+
+class GANState:
+    """Models, optimizers, step, RNG state and the fixed sample-grid latents of a run.
+
+    Build it inside `strategy.scope()`. Optimizers are built right away
+    (`optimizer.build(model.trainable_variables)`): Keras 3 creates slot variables lazily,
+    which breaks restores and MirroredStrategy otherwise (keras#19321).
+    """
+
+    def __init__(
+        self,
+        *,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        g_optimizer: keras.optimizers.Optimizer,
+        d_optimizer: keras.optimizers.Optimizer,
+        seed: int,
+        grid_size: int,
+    ) -> None:
+        self.generator = generator
+        self.discriminator = discriminator
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(generator.trainable_variables)
+        d_optimizer.build(discriminator.trainable_variables)
+        self.latent_dim = int(generator.latent_dim)
+        self.num_classes = int(getattr(generator, "num_classes", 0))
+        # ONLY_FIRST_REPLICA: replicas all add 1 per step; the count must not multiply.
+        self.step = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="step",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
+        # Wall-clock seconds spent training over all launches of the run.
+        self.elapsed_sec = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")
+        self.grid_z = tf.Variable(
+            tf.random.stateless_normal(
+                [grid_size * grid_size, self.latent_dim],
+                seed=tf.constant([seed, GRID_SEED_WORD], tf.int64),
+            ),
+            trainable=False,
+            name="grid_z",
+        )
+        self.rng_states = seed_generator_states(generator) + seed_generator_states(discriminator)
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """A checkpoint over every part of the state."""
+        return tf.train.Checkpoint(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+            step=self.step,
+            seed=self.seed,
+            elapsed_sec=self.elapsed_sec,
+            grid_z=self.grid_z,
+            rng_states=self.rng_states,
+        )
