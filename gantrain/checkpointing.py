@@ -127,16 +127,18 @@ def restore_into(checkpoint: tf.train.Checkpoint, prefix: str, *, complete: bool
         status.assert_existing_objects_matched()
         if not complete:
             status.expect_partial()
-    except (tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.OpError) as error:
-        raise CheckpointError(
-            f"cannot read checkpoint {prefix} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0]}); the files may be missing or damaged. Resume from "
-            "an older checkpoint with trainer.resume=<run_dir>/checkpoints/ckpt-<step>."
-        ) from error
     except (AssertionError, ValueError) as error:
         detail = " ".join(str(error).split())[:400]
         raise CheckpointError(
             f"checkpoint {prefix} does not match the configured models/optimizers ({detail}). "
             "Use the config the checkpoint was trained with (its run dir's "
             f"{CHECKPOINT_DIR}/{CONFIG_FILE}), or start a new run dir."
+        ) from error
+    except (tf.errors.OpError, IndexError, OSError, KeyError) as error:
+        # A missing or truncated file surfaces as any of these, depending on which part broke.
+        first_line = (str(error).splitlines() or [""])[0]
+        raise CheckpointError(
+            f"cannot read checkpoint {prefix} ({type(error).__name__}: {first_line}); the files "
+            "may be missing or damaged. Resume from an older checkpoint with "
+            "trainer.resume=<run_dir>/checkpoints/ckpt-<step>."
         ) from error

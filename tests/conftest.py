@@ -1,0 +1,87 @@
+"""Shared fixtures: composed configs with tiny models, a tiny MNIST file, subprocess runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+REPO = Path(__file__).resolve().parents[1]
+# ../shared beside the checkout holds real datasets for tests (never the network).
+SHARED_DATASETS = Path(
+    os.environ.get("GANTRAIN_SHARED_DATASETS", REPO.parent / "shared" / "datasets")
+)
+
+# Tiny models and intervals: a few steps take well under a second once traced.
+TINY = [
+    "generator.widths=[32,16,8]",
+    "generator.latent_dim=16",
+    "discriminator.widths=[8,16]",
+    "trainer.batch_size=16",
+    "trainer.max_steps=4",
+    "trainer.log_every=2",
+    "trainer.sample_every=2",
+    "trainer.checkpoint_every=2",
+    "trainer.standing_stats=64",
+    "logging.sample_grid=4",
+    "logging.progress_bar=false",
+]
+
+
+def compose_config(config_name: str = "train", overrides: list[str] | None = None) -> DictConfig:
+    """Compose a gantrain config as the CLI would (without running the task)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real-MNIST npz in the Keras layout with 256 train and 64 test digits."""
+    from gantrain.data.mnist import packaged_mnist_path
+
+    path = tmp_path_factory.mktemp("data") / "mnist_tiny.npz"
+    with np.load(packaged_mnist_path()) as full:
+        np.savez(
+            path,
+            x_train=full["x_train"][:256],
+            y_train=full["y_train"][:256],
+            x_test=full["x_test"][:64],
+            y_test=full["y_test"][:64],
+        )
+    return path
+
+
+@pytest.fixture
+def tiny_overrides(tiny_mnist: Path) -> list[str]:
+    return [*TINY, f"dataset.path={tiny_mnist}"]
+
+
+@pytest.fixture
+def tiny_cfg(tiny_overrides: list[str]) -> Iterator[DictConfig]:
+    yield compose_config("train", tiny_overrides)
+
+
+def run_gantrain(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m gantrain ARGS` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gantrain", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        check=False,
+    )

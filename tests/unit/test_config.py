@@ -1,0 +1,72 @@
+"""Config validation: every mistake fails at startup with the key's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from gantrain.config import TrainerConfig, load_run_config
+from gantrain.data.mnist import MnistSource
+from gantrain.distribute import DefaultStrategy
+from gantrain.errors import ConfigError
+from tests.conftest import compose_config
+
+
+def test_default_config_validates_into_typed_groups() -> None:
+    run = load_run_config(compose_config())
+    assert isinstance(run.trainer, TrainerConfig)
+    assert isinstance(run.dataset, MnistSource)
+    assert isinstance(run.strategy, DefaultStrategy)
+    assert run.trainer.batch_size == 64
+    assert run.optimizer_generator.lr == pytest.approx(2e-4)
+    assert run.optimizer_discriminator.beta_1 == pytest.approx(0.5)
+
+
+def test_optimizers_are_set_independently() -> None:
+    run = load_run_config(compose_config(overrides=["optimizer.discriminator.lr=4e-4"]))
+    assert run.optimizer_generator.lr == pytest.approx(2e-4)
+    assert run.optimizer_discriminator.lr == pytest.approx(4e-4)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("+trainer.max_stepz=3", "trainer.max_stepz: unknown key"),
+        ("trainer.max_steps=abc", "trainer.max_steps"),
+        ("trainer.batch_size=0", "trainer.batch_size=0: must be a positive"),
+        ("trainer.batch_size=-8", "trainer.batch_size=-8: must be a positive"),
+        ("trainer.log_every=3", "not a multiple of trainer.steps_per_loop"),
+        ("+dataset.pth=x", "dataset.pth: unknown key"),
+        ("dataset.split=validation", "dataset.split='validation'"),
+        ("+generator.widht=3", "generator.widht: unknown argument"),
+        ("+discriminator.image_shape=[1,2,3]", "derived from the dataset"),
+        ("+logging.colour=true", "logging.colour: unknown key"),
+        ("logging.stats_file=../escape.jsonl", "logging.stats_file"),
+    ],
+)
+def test_bad_values_name_their_key(override: str, expected: str) -> None:
+    if override.startswith("trainer.log_every"):
+        override_list = [override, "trainer.steps_per_loop=2"]
+    else:
+        override_list = [override]
+    with pytest.raises(ConfigError, match=None) as info:
+        load_run_config(compose_config(overrides=override_list))
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_run_config(compose_config(overrides=["+trainer.max_stepz=3"]))
+    assert "max_steps" in str(info.value)
+
+
+def test_dataset_target_must_be_a_dataset_source() -> None:
+    with pytest.raises(ConfigError, match="not a DatasetSource"):
+        load_run_config(
+            compose_config(overrides=["dataset._target_=gantrain.distribute.DefaultStrategy"])
+        )
+
+
+def test_unimportable_target_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        load_run_config(compose_config(overrides=["generator._target_=nowhere.build"]))
