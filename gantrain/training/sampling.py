@@ -44,8 +44,19 @@ class Sampler:
         self.standing_stats = standing_stats
         self.seed = seed
         self.latent_dim = int(source.latent_dim)
+        self.num_classes = int(getattr(source, "num_classes", 0))
         self._bn = batch_norm_layers(model)
-        self._predict = tf.function(lambda z: model(z, training=False), reduce_retracing=True)
+        self._predict = tf.function(
+            lambda inputs: model(inputs, training=False), reduce_retracing=True
+        )
+
+    def _inputs(self, z: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor | list[tf.Tensor]:
+        """Generator inputs: `z`, or `[z, labels]` for a class-conditional generator."""
+        if not self.num_classes:
+            return z
+        if labels is None:
+            raise ValueError("this generator is class-conditional: give a label per latent")
+        return [z, labels]
 
     def refresh(self) -> None:
         """Copy the source's weights, then recompute batch-norm statistics."""
@@ -53,25 +64,44 @@ class Sampler:
             target.assign(value)
         if not self._bn or self.standing_stats <= 0:
             return
-        z = tf.random.stateless_normal(
-            [self.standing_stats, self.latent_dim], seed=tf.constant([self.seed, -2], tf.int64)
-        )
+        seed = tf.constant([self.seed, -2], tf.int64)
+        z = tf.random.stateless_normal([self.standing_stats, self.latent_dim], seed=seed)
+        labels = None
+        if self.num_classes:
+            labels = tf.random.stateless_uniform(
+                [self.standing_stats], seed=seed + 1, maxval=self.num_classes, dtype=tf.int32
+            )
         momenta = [layer.momentum for layer in self._bn]
         try:
             # Running mean over chunks: after chunk i, stats = mean of the chunks' statistics.
             for i, start in enumerate(range(0, self.standing_stats, _CHUNK)):
                 for layer in self._bn:
                     layer.momentum = i / (i + 1)
-                self.model(z[start : start + _CHUNK], training=True)
+                chunk = slice(start, start + _CHUNK)
+                self.model(
+                    self._inputs(z[chunk], None if labels is None else labels[chunk]),
+                    training=True,
+                )
         finally:
             for layer, momentum in zip(self._bn, momenta, strict=True):
                 layer.momentum = momentum
 
-    def generate(self, z: np.ndarray | tf.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Images float32 (N, H, W, C) in [-1, 1] for latents (N, latent_dim)."""
+    def generate(
+        self,
+        z: np.ndarray | tf.Tensor,
+        labels: np.ndarray | tf.Tensor | None = None,
+        batch_size: int = 256,
+    ) -> np.ndarray:
+        """Images float32 (N, H, W, C) in [-1, 1] for latents (N, latent_dim).
+
+        `labels` (N,) int: the class of each image, required by class-conditional generators.
+        """
         z = tf.convert_to_tensor(z, tf.float32)
-        chunks = [
-            self._predict(z[start : start + batch_size]).numpy()
-            for start in range(0, int(z.shape[0]), batch_size)
-        ]
+        if labels is not None:
+            labels = tf.convert_to_tensor(labels, tf.int32)
+        chunks = []
+        for start in range(0, int(z.shape[0]), batch_size):
+            part = slice(start, start + batch_size)
+            inputs = self._inputs(z[part], None if labels is None else labels[part])
+            chunks.append(self._predict(inputs).numpy())
         return np.concatenate(chunks).astype(np.float32)

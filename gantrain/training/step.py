@@ -84,6 +84,18 @@ class TrainStep:
             )
         return loss, metrics
 
+    def _update(
+        self,
+        tape: tf.GradientTape,
+        loss: tf.Tensor,
+        model: tf.keras.Model,
+        optimizer: tf.keras.optimizers.Optimizer,
+    ) -> None:
+        """The one place gradients are computed and applied (loss scaling, clipping go here)."""
+        variables = model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+
     def _discriminator_phase(self, batch: dict[str, tf.Tensor]) -> Metrics:
         G, D = self.state.generator, self.state.discriminator
         fake = G(self._latents(PHASE_D), training=True)
@@ -91,8 +103,7 @@ class TrainStep:
             real_logits = D(batch["image"], training=True)
             fake_logits = D(fake, training=True)
             loss, metrics = self._average(self.loss.discriminator(real_logits, fake_logits), "d")
-        grads = tape.gradient(loss, D.trainable_variables)
-        self.state.d_optimizer.apply_gradients(zip(grads, D.trainable_variables, strict=True))
+        self._update(tape, loss, D, self.state.d_optimizer)
         return metrics
 
     def _generator_phase(self, batch: dict[str, tf.Tensor]) -> Metrics:
@@ -103,8 +114,7 @@ class TrainStep:
             if self.loss.generator_needs_real:
                 real_logits = D(batch["image"], training=True)
             loss, metrics = self._average(self.loss.generator(fake_logits, real_logits), "g")
-        grads = tape.gradient(loss, G.trainable_variables)
-        self.state.g_optimizer.apply_gradients(zip(grads, G.trainable_variables, strict=True))
+        self._update(tape, loss, G, self.state.g_optimizer)
         return metrics
 
     def _replica_step(self, batch: dict[str, tf.Tensor]) -> Metrics:
