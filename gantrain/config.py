@@ -159,29 +159,22 @@ def structured_from_target(node: DictConfig, where: str, base: type[T]) -> T:
     cls = import_target(node._target_, where)
     if not (inspect.isclass(cls) and issubclass(cls, base) and dataclasses.is_dataclass(cls)):
         raise ConfigError(f"{where}._target_={node._target_!r} is not a {base.__name__} dataclass.")
-    valid = [f.name for f in dataclasses.fields(cls)]
     values = OmegaConf.to_container(node, resolve=True)
     values.pop("_target_")
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(cls), values)
-        obj = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as error:
-        raise ConfigError(format_omegaconf_error(error, where, valid)) from error
-    check = getattr(obj, "check", None)
-    if check is not None:
-        check()
-    return obj
+    return structured(values, where, cls)
 
 
-def structured(node: DictConfig, where: str, cls: type[T]) -> T:
-    """Validate `node` against the dataclass `cls` and return an instance."""
+def structured(node: DictConfig | dict[str, Any], where: str, cls: type[T]) -> T:
+    """Validate `node` against the dataclass `cls`, run its `check()`, return an instance."""
     valid = [f.name for f in dataclasses.fields(cls)]
     try:
         merged = OmegaConf.merge(OmegaConf.structured(cls), node)
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise ConfigError(format_omegaconf_error(error, where, valid)) from error
-    obj.check()
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check()
     return obj
 
 
