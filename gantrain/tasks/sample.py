@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 import numpy as np
@@ -11,6 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from gantrain.errors import ConfigError
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
+
+if TYPE_CHECKING:
+    from gantrain.data.base import DatasetSpec
+    from gantrain.training.sampling import Sampler
 
 log = logging.getLogger("gantrain")
 
@@ -28,7 +33,7 @@ def trained_config(run_dir: Path, checkpoint: str) -> DictConfig:
     )
 
 
-def load_sampler(run_dir: str, checkpoint: str | None = None):
+def load_sampler(run_dir: str, checkpoint: str | None = None) -> tuple[Sampler, DatasetSpec, str]:
     """(sampler, spec, checkpoint prefix) for a run's latest or given checkpoint."""
     import tensorflow as tf
 

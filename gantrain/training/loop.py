@@ -13,7 +13,7 @@ import platform
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from gantrain.training.callbacks import (
     ProgressBar,
     SampleGrid,
 )
+from gantrain.training.state import GANState
 from gantrain.training.step import TrainStep
 
 log = logging.getLogger("gantrain")
@@ -189,9 +190,9 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
 
 
 def _run_loop(
-    state,
+    state: GANState,
     step_fn: TrainStep,
-    iterator,
+    iterator: Iterator,
     callbacks: list[Callback],
     max_steps: int,
     steps_per_loop: int,
