@@ -91,9 +91,11 @@ class Checkpoints:
         *,
         step: tf.Variable,
         max_to_keep: int,
+        subdir: str = CHECKPOINT_DIR,
     ) -> None:
         self.checkpoint = checkpoint
-        self.directory = Path(run_dir) / CHECKPOINT_DIR
+        # `subdir`: another folder of the run dir (the best checkpoint: checkpoints/best).
+        self.directory = Path(run_dir) / subdir
         self.step = step
         self.manager = tf.train.CheckpointManager(
             checkpoint, str(self.directory), max_to_keep=max_to_keep, step_counter=step

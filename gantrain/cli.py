@@ -14,6 +14,20 @@ from importlib import resources
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("gantrain.tasks.train", "train a GAN (writes a run dir under outputs/)"),
     "sample": ("gantrain.tasks.sample", "draw images from a trained run into .npz or a .png grid"),
+    "eval": ("gantrain.tasks.evaluate", "score a run or an .npz of samples (FID, KID, IS, ...)"),
+    "list-plugins": ("gantrain.tasks.list_plugins", "list installed evaluators and eval configs"),
+    "detect": ("gantrain.tasks.detect", "YOLOv3 object detection on an image or a folder"),
+    "classify": ("gantrain.tasks.classify", "ImageNet top-k classes (ResNet-50) of images"),
+}
+
+# Nested commands: `gantrain eval train-classifier ...` -> (module, description).
+SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
+    "eval": {
+        "train-classifier": (
+            "gantrain.tasks.train_classifier",
+            "train a domain classifier (MNIST-like feature extractor)",
+        ),
+    },
 }
 
 USAGE = """usage: gantrain <command> [overrides] [--help] [--cfg job] [-m]
@@ -26,12 +40,16 @@ Each command is a Hydra app: `gantrain <command> --help` lists its config groups
   python -m gantrain train dataset=mnist
   python -m gantrain train trainer.max_steps=2000 optimizer.generator.lr=1e-4
   python -m gantrain sample run_dir=outputs/train/<run> num_samples=64 output=samples.png
+  python -m gantrain eval run_dir=outputs/train/<run> eval=[fid,kid,is,pr]
 """
 
 
 def usage() -> str:
-    width = max(len(name) for name in COMMANDS)
-    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+    for command, nested in SUBCOMMANDS.items():
+        rows += [(f"{command} {name}", help_) for name, (_, help_) in nested.items()]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {name:<{width}}  {help_}" for name, help_ in rows]
     return USAGE.format(commands="\n".join(lines))
 
 
@@ -91,11 +109,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    module_name = COMMANDS[command][0]
+    nested = SUBCOMMANDS.get(command, {})
+    if nested and rest and rest[0] in nested:
+        module_name = nested[rest[0]][0]
+        command, rest = f"{command} {rest[0]}", rest[1:]
+    elif nested and rest and "=" not in rest[0] and not rest[0].startswith("-"):
+        print(
+            f"gantrain: unknown {command} subcommand '{rest[0]}'; valid: {', '.join(nested)} "
+            f"(or overrides such as run_dir=DIR).",
+            file=sys.stderr,
+        )
+        return 2
     problem = check_group_choices(rest)
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    module_name = COMMANDS[command][0]
     if not any(arg in ("--help", "-h", "--hydra-help") or arg.startswith("--cfg") for arg in rest):
         from gantrain.tfimport import import_tensorflow_quietly
 

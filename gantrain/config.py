@@ -61,6 +61,8 @@ class TrainerConfig:
     # Batch-norm statistics of the sampling generator are recomputed from this many latents
     # before every sample grid ("standing statistics"); 0 uses the moving averages.
     standing_stats: int = 1024
+    # Run the `eval` evaluators every this many steps (and at the end); 0 turns them off.
+    eval_every: int = 0
 
     def check(self) -> None:
         _require_positive(
@@ -77,7 +79,11 @@ class TrainerConfig:
             raise ConfigError(
                 f"trainer.standing_stats={self.standing_stats}: must be >= 0 (0 turns it off)."
             )
-        for key in ("log_every", "sample_every", "checkpoint_every"):
+        if self.eval_every < 0:
+            raise ConfigError(
+                f"trainer.eval_every={self.eval_every}: must be >= 0 (0 turns it off)."
+            )
+        for key in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
             value = getattr(self, key)
             if value % self.steps_per_loop:
                 raise ConfigError(

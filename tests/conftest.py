@@ -45,6 +45,19 @@ def compose_config(config_name: str = "train", overrides: list[str] | None = Non
         return compose(config_name=config_name, overrides=overrides or [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Evaluation caches (reference statistics, classifiers) go to a temporary folder, never
+    to the user's ~/.cache/gantrain; subprocesses inherit the variable."""
+    previous = os.environ.get("GANTRAIN_CACHE")
+    os.environ["GANTRAIN_CACHE"] = str(tmp_path_factory.mktemp("gantrain-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("GANTRAIN_CACHE", None)
+    else:
+        os.environ["GANTRAIN_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real-MNIST npz in the Keras layout with 256 train and 64 test digits."""

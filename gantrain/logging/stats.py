@@ -16,6 +16,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def json_line(record: Mapping[str, Any]) -> str:
+    """One JSON object on one line; top-level NaN/inf become the strings "nan", "inf"."""
+    return json.dumps({k: _jsonable(v) for k, v in record.items()})
+
+
 class JsonlWriter:
     """Appends records to a `.jsonl` file, one object per line."""
 
@@ -25,7 +30,7 @@ class JsonlWriter:
         self._file = self.path.open("a", encoding="utf-8")
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json.dumps({k: _jsonable(v) for k, v in record.items()}) + "\n")
+        self._file.write(json_line(record) + "\n")
         self._file.flush()
 
     def close(self) -> None:

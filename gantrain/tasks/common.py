@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from gantrain.errors import GantrainError
@@ -43,3 +44,17 @@ def user_errors(task: F) -> F:
             raise SystemExit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def emit_result(record: Mapping[str, Any], output: str | None = None) -> None:
+    """Print `record` as one JSON line on stdout (the command's result; logs go to stderr)
+    and, when `output` is given, write it to that file too."""
+    from gantrain.logging.stats import json_line
+
+    line = json_line(record)
+    if output:
+        path = Path(output).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(line + "\n", encoding="utf-8")
+        log.info("wrote %s", path)
+    print(line, flush=True)

@@ -25,6 +25,7 @@ from gantrain.checkpointing import Checkpoints, resolve_resume
 from gantrain.config import RunConfig
 from gantrain.data.pipeline import steps_per_epoch, train_dataset
 from gantrain.distribute import is_chief, per_replica_batch_size
+from gantrain.eval.callback import build_eval_callback, eval_settings_for
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
 from gantrain.training.build import build_loss, build_sampler, build_state
@@ -44,7 +45,8 @@ log = logging.getLogger("gantrain")
 
 @dataclass(frozen=True)
 class TrainResult:
-    """How a `train` call ended: the step reached and the last logged scalars."""
+    """How a `train` call ended: the step reached, the last logged scalars and the latest
+    evaluator results (`fid`, ... when `trainer.eval_every` > 0)."""
 
     step: int
     metrics: Mapping[str, float]
@@ -95,6 +97,7 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
     strategy = run.strategy.create()
     per_replica_batch_size(strategy, trainer.batch_size)
     resume_from = resolve_resume(trainer.resume, run_dir)
+    eval_settings = eval_settings_for(run)  # validated now: a typo fails before any work
 
     data = run.dataset.load()
     spec = data.spec
@@ -136,6 +139,7 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
         steps_per_loop=trainer.steps_per_loop,
     )
     callbacks: list[Callback] = []
+    evaluation = None
     if chief:
         tensorboard = TensorBoardWriter(run_dir / "tb", enabled=run.logging.tensorboard)
         logger = MetricsLogger(
@@ -165,6 +169,11 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
             ),
             Checkpointer(checkpoints, run.raw, every=trainer.checkpoint_every),
         ]
+        if eval_settings is not None:
+            evaluation = build_eval_callback(
+                run, eval_settings, spec, state, tensorboard, run_dir, start_step
+            )
+            callbacks.append(evaluation)
     log.info(
         "training %s on %s (%d images, %d steps per epoch) from step %d to %d, batch %d, "
         "%d replica(s); run dir %s",
@@ -186,6 +195,8 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
     finally:
         for callback in callbacks:
             callback.close()
+    if evaluation is not None:  # the latest evaluator results (fid, ...) for sweepers
+        result_metrics.update(evaluation.latest)
     return TrainResult(int(state.step.numpy()), result_metrics, resume_from)
 
 

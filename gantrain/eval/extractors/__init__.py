@@ -1,0 +1,1 @@
+"""Feature extractors: networks that turn images into activations for the metrics."""

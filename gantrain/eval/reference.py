@@ -1,0 +1,200 @@
+"""Statistics of the real data, computed once per dataset/extractor/protocol and cached.
+
+The cache key covers everything a number depends on (FID depends on protocol: mimicry#35,
+stylegan2-ada#99): the dataset's name and split, the number of real images and how they were
+picked, a digest of those images' pixels (another file under the same dataset name gets its
+own entry), and the extractor's description (name, weights identity, resize method).
+Entries are `.npz` files under `<cache>/reference/`, written atomically and read without
+pickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gantrain.data.base import DatasetSource
+from gantrain.errors import ConfigError
+
+log = logging.getLogger("gantrain")
+
+CACHE_ENV = "GANTRAIN_CACHE"
+
+
+def cache_dir(configured: str | None = None) -> Path:
+    """`eval.cache_dir`, else $GANTRAIN_CACHE, else ~/.cache/gantrain."""
+    chosen = configured or os.environ.get(CACHE_ENV) or "~/.cache/gantrain"
+    return Path(chosen).expanduser()
+
+
+def image_float(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [-1, 1] (the one image convention of gantrain)."""
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    """Activations of the real images: `features` float32 (N, D), their mean (D,) and
+    covariance (D, D) in float64, class probabilities (N, K) or None, labels (N,) or None."""
+
+    features: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    probs: np.ndarray | None
+    labels: np.ndarray | None
+
+
+def stats_from_features(
+    features: np.ndarray, probs: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> ReferenceStats:
+    features = np.asarray(features, np.float32)
+    as64 = features.astype(np.float64)
+    return ReferenceStats(
+        features=features,
+        mean=as64.mean(axis=0),
+        cov=np.cov(as64, rowvar=False),
+        probs=probs,
+        labels=labels,
+    )
+
+
+class RealData:
+    """The real images a run is compared with: `num_real` of `source`, picked by `seed`.
+
+    Images load on first use. `protocol()` records what was picked; `stats(extractor)`
+    returns cached or freshly computed `ReferenceStats`.
+    """
+
+    def __init__(
+        self,
+        source: DatasetSource,
+        *,
+        num_real: int,
+        seed: int,
+        cache: Path,
+        batch_size: int,
+    ) -> None:
+        self.source = source
+        self.num_real = num_real
+        self.seed = seed
+        self.cache = cache
+        self.batch_size = batch_size
+        self._images: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+        self._digest = ""
+        self._stats: dict[str, ReferenceStats] = {}
+
+    def _load(self) -> None:
+        if self._images is not None:
+            return
+        data = self.source.load()
+        count = len(data.images)
+        if count < 2:
+            raise ConfigError(
+                f"dataset {data.spec.name} (split {self.source.split}) has {count} image(s); "
+                "reference statistics need at least 2."
+            )
+        # A seeded random subset, not the first N: folder datasets are often sorted by class.
+        order = np.sort(np.random.default_rng(self.seed).permutation(count)[: self.num_real])
+        self._images = data.images[order]
+        self._labels = None if data.labels is None else data.labels[order]
+        self._digest = hashlib.sha256(np.ascontiguousarray(self._images).tobytes()).hexdigest()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the real images were needed (and so belong in the protocol)."""
+        return self._images is not None
+
+    def images(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The picked real images, uint8 (N, H, W, C), and their labels (N,) or None."""
+        self._load()
+        assert self._images is not None
+        return self._images, self._labels
+
+    def protocol(self) -> dict[str, Any]:
+        self._load()
+        assert self._images is not None
+        return {
+            "dataset": self.source.name,
+            "real_split": self.source.split,
+            "num_real": len(self._images),
+            "real_selection": f"uniform random subset without replacement, seed {self.seed}",
+            "real_digest": self._digest[:16],
+        }
+
+    def stats(self, extractor) -> ReferenceStats:
+        """Reference statistics for `extractor` (a FeatureExtractor), via the cache."""
+        description = extractor.describe()
+        key = json.dumps({**self.protocol(), **description}, sort_keys=True, default=str)
+        if key in self._stats:
+            return self._stats[key]
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        path = (
+            self.cache / "reference" / f"{self.source.name}-{description['extractor']}-{digest}.npz"
+        )
+        stats = _read(path)
+        if stats is None:
+            stats = self._compute(extractor)
+            _write(path, stats, key)
+            log.info("cached reference statistics in %s", path)
+        else:
+            log.info("reference statistics from %s", path)
+        self._stats[key] = stats
+        return stats
+
+    def _compute(self, extractor) -> ReferenceStats:
+        images, labels = self.images()
+        log.info(
+            "computing %s features of %d real %s images (once; cached afterwards)",
+            extractor.name,
+            len(images),
+            self.source.name,
+        )
+        pools, probs = [], []
+        for start in range(0, len(images), self.batch_size):
+            features = extractor(image_float(images[start : start + self.batch_size]))
+            pools.append(features.pool)
+            if features.probs is not None:
+                probs.append(features.probs)
+        return stats_from_features(
+            np.concatenate(pools), np.concatenate(probs) if probs else None, labels
+        )
+
+
+def _read(path: Path) -> ReferenceStats | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        return ReferenceStats(
+            features=arrays["features"],
+            mean=arrays["mean"],
+            cov=arrays["cov"],
+            probs=arrays.get("probs"),
+            labels=arrays.get("labels"),
+        )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        log.warning("ignoring unreadable reference cache %s (%s); recomputing", path, error)
+        return None
+
+
+def _write(path: Path, stats: ReferenceStats, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"features": stats.features, "mean": stats.mean, "cov": stats.cov}
+    if stats.probs is not None:
+        arrays["probs"] = stats.probs
+    if stats.labels is not None:
+        arrays["labels"] = stats.labels
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as file:
+        np.savez(file, protocol=np.array(key), **arrays)
+    os.replace(tmp, path)

@@ -1,0 +1,87 @@
+"""`python -m gantrain eval run_dir=DIR [checkpoint=P] | images=FILE.npz [eval=[fid,kid,is,pr]]`.
+
+Scores a run's generator or a saved sample set with the chosen evaluators and prints one JSON
+object (metric names as keys, plus `protocol`) as the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from gantrain.errors import ConfigError
+from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, emit_result, user_errors
+
+log = logging.getLogger("gantrain")
+
+
+def score_run(cfg: DictConfig, settings) -> dict[str, Any]:
+    """Metrics + protocol of a run's checkpoint; appends to <run_dir>/metric-<name>.jsonl."""
+    from gantrain.checkpointing import checkpoint_step
+    from gantrain.config import load_run_config
+    from gantrain.eval.runner import (
+        Evaluation,
+        append_metric_files,
+        flat_record,
+        generated_batches,
+    )
+    from gantrain.tasks.sample import load_sampler, trained_config
+
+    run_dir = Path(cfg.run_dir)
+    sampler, spec, prefix = load_sampler(str(run_dir), cfg.checkpoint)
+    run = load_run_config(trained_config(run_dir, prefix))
+    evaluation = Evaluation(
+        settings, run.dataset, num_classes=spec.num_classes, conditional=bool(sampler.num_classes)
+    )
+    step = checkpoint_step(prefix)
+    log.info("scoring %s (step %d) with %s", prefix, step, ", ".join(settings.evaluators))
+    batches = generated_batches(
+        sampler,
+        num_samples=settings.num_samples,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+    )
+    results, protocol = evaluation.score(batches)
+    protocol = {"checkpoint": prefix, "step": step, **protocol}
+    append_metric_files(run_dir, step, results, protocol)
+    return flat_record(results, protocol)
+
+
+def score_images(cfg: DictConfig, settings) -> dict[str, Any]:
+    """Metrics + protocol of the images in an .npz, against `dataset`'s real images."""
+    from gantrain.config import structured_from_target
+    from gantrain.data.base import DatasetSource
+    from gantrain.eval.runner import Evaluation, flat_record, image_batches, load_images
+
+    images, labels = load_images(cfg.images)
+    source = structured_from_target(cfg.dataset, "dataset", DatasetSource)
+    spec = source.spec()
+    evaluation = Evaluation(
+        settings, source, num_classes=spec.num_classes, conditional=labels is not None
+    )
+    log.info(
+        "scoring %d images from %s with %s", len(images), cfg.images, ", ".join(settings.evaluators)
+    )
+    results, protocol = evaluation.score(image_batches(images, labels, settings.batch_size))
+    return flat_record(results, {"images": str(cfg.images), **protocol})
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="evaluate", version_base=HYDRA_VERSION_BASE)
+@user_errors
+def main(cfg: DictConfig) -> None:
+    from gantrain.eval.settings import load_eval_settings
+
+    if bool(cfg.run_dir) == bool(cfg.images):
+        raise ConfigError(
+            "give run_dir=DIR (score a training run's generator) or images=FILE.npz (score "
+            "saved samples), one of the two."
+        )
+    if cfg.checkpoint and not cfg.run_dir:
+        raise ConfigError("checkpoint= picks a checkpoint of run_dir=; give run_dir too.")
+    settings = load_eval_settings(cfg)
+    record = score_run(cfg, settings) if cfg.run_dir else score_images(cfg, settings)
+    emit_result(record, cfg.output)
