@@ -26,7 +26,7 @@ from gantrain.eval.base import Batch, Evaluator, EvaluatorSet
 from gantrain.eval.discovery import plugin_target
 from gantrain.eval.extractors.base import FeatureExtractor
 from gantrain.eval.reference import RealData, cache_dir
-from gantrain.eval.settings import EvalSettings
+from gantrain.eval.settings import EXTRACTORS, EvalSettings
 from gantrain.logging.stats import JsonlWriter
 
 log = logging.getLogger("gantrain")
@@ -101,7 +101,7 @@ class Evaluation:
 
                 extractor = InceptionV3Extractor(weights=self.settings.weights)
             else:
-                raise ConfigError(f"extractor {name!r}: use auto, domain or inception.")
+                raise ConfigError(f"extractor {name!r}: use one of {', '.join(EXTRACTORS)}.")
             log.info("feature extractor %s: %s", name, extractor.describe()["weights"])
             self._extractors[name] = extractor
         return self._extractors[name]
@@ -124,9 +124,9 @@ class Evaluation:
         params = inspect.signature(target).parameters
         if extractor_name is not None and "extractor" not in params:
             raise ConfigError(f"{where}.extractor: {node._target_} takes no feature extractor.")
-        if extractor_name is not None and extractor_name not in ("auto", "domain", "inception"):
+        if extractor_name is not None and extractor_name not in EXTRACTORS:
             raise ConfigError(
-                f"{where}.extractor={extractor_name!r}: use auto, domain or inception."
+                f"{where}.extractor={extractor_name!r}: use one of {', '.join(EXTRACTORS)}."
             )
         provided: dict[str, Any] = {}
         if "extractor" in params or "reference" in params:

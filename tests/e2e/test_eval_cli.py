@@ -98,6 +98,7 @@ def test_eval_images_scores_real_digits_well(tmp_path: Path) -> None:
     assert record["protocol"]["images"] == str(path) and record["protocol"]["num_generated"] == 500
 
 
+@pytest.mark.slow
 def test_eval_mistakes_are_one_line(tmp_path: Path) -> None:
     line = _one_line_error(run_gantrain("eval", "eval=fid"))
     assert "give run_dir=DIR" in line and "images=FILE.npz" in line
@@ -195,6 +196,7 @@ def test_train_classifier_tiny_run_then_use_it(tiny_mnist: Path, tmp_path: Path)
     assert scored["protocol"]["num_real"] == 256
 
 
+@pytest.mark.slow
 def test_detect_command_writes_json_and_annotated_images(tmp_path: Path) -> None:
     cfg, weights, names = write_tiny_yolo(tmp_path)
     folder = tmp_path / "images"
@@ -226,6 +228,7 @@ def test_detect_command_writes_json_and_annotated_images(tmp_path: Path) -> None
     assert "truncated" in line
 
 
+@pytest.mark.slow
 def test_classify_without_weights_file_says_where(tmp_path: Path) -> None:
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))

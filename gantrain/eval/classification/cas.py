@@ -74,6 +74,7 @@ class ClassAccuracyEvaluator(Evaluator):
         self.coverage_threshold = coverage_threshold
         self.prefix = prefix
         self.num_classes = extractor.num_classes
+        self.minimize = frozenset({self.key("class_kl")})
         self.reset()
 
     def key(self, name: str) -> str:

@@ -23,7 +23,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gantrain.errors import ConfigError
 from gantrain.eval.base import Batch, Evaluator
 from gantrain.eval.extractors.keras_apps import load_application
 from gantrain.eval.images import to_uint8_rgb
@@ -141,7 +140,7 @@ class ImageNetEvaluator(Evaluator):
 
     def result(self) -> dict[str, float]:
         if not self._top1:
-            raise ConfigError("imagenet: no images were evaluated.")
+            raise RuntimeError("ImageNetEvaluator.result() before any update()")
         top1 = np.concatenate(self._top1)
         counts = np.bincount(top1, minlength=1000)
         return {

@@ -51,8 +51,6 @@ def fid_from_features(real: np.ndarray, generated: np.ndarray) -> float:
 class FIDEvaluator(FeatureEvaluator):
     """`fid`: Fréchet distance of the extractor's pool features, generated vs real."""
 
-    minimize = frozenset({"fid"})
-
     def __init__(self, *, extractor, reference, prefix: str = "") -> None:
         super().__init__(extractor=extractor, reference=reference, prefix=prefix)
         self.minimize = frozenset({self.key("fid")})
