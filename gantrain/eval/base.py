@@ -105,15 +105,15 @@ class EvaluatorSet:
         for name, evaluator in evaluators.items():
             if not isinstance(evaluator, Evaluator):
                 raise ConfigError(
-                    f"eval.evaluators.{name} built a {type(evaluator).__name__}, not a "
+                    f"eval.{name} built a {type(evaluator).__name__}, not a "
                     "gantrain.eval.base.Evaluator; check its _target_ or plugin."
                 )
             for metric in evaluator.metric_names():
                 if metric in owner:
                     raise ConfigError(
-                        f"eval.evaluators.{name} and eval.evaluators.{owner[metric]} both report "
+                        f"eval.{name} and eval.{owner[metric]} both report "
                         f"'{metric}'; drop one or give one another prefix "
-                        f"(eval.evaluators.{name}.prefix=...)."
+                        f"(eval.{name}.prefix=...)."
                     )
                 owner[metric] = name
         self.evaluators = dict(evaluators)

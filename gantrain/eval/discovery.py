@@ -7,7 +7,7 @@ A package makes an evaluator available by declaring, in its pyproject.toml::
     sharpness = "my_package.sharpness:SharpnessEvaluator"
 
 and it is then listed by `python -m gantrain list-plugins` and selected with
-`+eval.evaluators.sharpness.plugin=sharpness` (or a YAML node with `plugin: sharpness`).
+`+eval.sharpness.plugin=sharpness` (or a YAML node with `plugin: sharpness`).
 gantrain declares its own evaluators in the same group.
 """
 

@@ -107,7 +107,7 @@ class Evaluation:
         return self._extractors[name]
 
     def _build(self, name: str, node: DictConfig) -> Evaluator:
-        where = f"eval.evaluators.{name}"
+        where = f"eval.{name}"
         with open_dict(node):
             plugin = node.pop("plugin", None)
             extractor_name = node.pop("extractor", None)

@@ -43,6 +43,6 @@ def main() -> None:
     for option, target in eval_configs():
         print(f"  {option:<14}  {target}")
     print(
-        "\nAn installed evaluator without a config: +eval.evaluators.<key>.plugin=<name> "
-        "(arguments as +eval.evaluators.<key>.<arg>=...)."
+        "\nAn installed evaluator without a config: +eval.<key>.plugin=<name> "
+        "(arguments as +eval.<key>.<arg>=...)."
     )

@@ -161,8 +161,8 @@ def test_third_party_evaluator_is_discovered_and_used(tmp_path: Path) -> None:
     np.savez(images, images=np.array([0, 255], np.uint8).repeat(392).reshape(1, 28, 28, 1))
     record = _result(
         run_gantrain(
-            "eval", f"images={images}", "eval=[]", "+eval.evaluators.mine.plugin=contrast",
-            "+eval.evaluators.mine.scale=2.0", env=env,
+            "eval", f"images={images}", "eval=[]", "+eval.mine.plugin=contrast",
+            "+eval.mine.scale=2.0", env=env,
         )
     )  # fmt: skip
     assert record["contrast"] == pytest.approx(2.0)

@@ -105,7 +105,7 @@ def test_discovery_reads_the_entry_point_group(monkeypatch) -> None:
         ("brightness", "tests.unit.test_eval_plugins:Brightness", "their-package"),
         ("fid", "gantrain.eval.metrics.fid:FIDEvaluator", "gantrain"),
     )
-    assert discovery.plugin_target("brightness", "eval.evaluators.x") == (
+    assert discovery.plugin_target("brightness", "eval.x") == (
         "tests.unit.test_eval_plugins.Brightness"
     )
     rows = discovery.describe_plugins()
@@ -114,7 +114,7 @@ def test_discovery_reads_the_entry_point_group(monkeypatch) -> None:
         ("fid", "gantrain"),
     ]
     with pytest.raises(ConfigError, match="no installed evaluator of that name.*brightness, fid"):
-        discovery.plugin_target("sharpness", "eval.evaluators.x")
+        discovery.plugin_target("sharpness", "eval.x")
 
 
 def test_discovery_refuses_two_packages_claiming_one_name(monkeypatch) -> None:
@@ -185,7 +185,7 @@ def test_eval_settings_from_composed_configs() -> None:
         load_eval_settings(compose_config("evaluate", ["eval.num_samples=0"]))
     with pytest.raises(ConfigError, match="eval.extractor='vgg'"):
         load_eval_settings(compose_config("evaluate", ["eval.extractor=vgg"]))
-    with pytest.raises(ConfigError, match=r"eval.evaluators.yolo.cfg: no value given"):
+    with pytest.raises(ConfigError, match=r"eval.yolo.cfg: no value given"):
         load_eval_settings(compose_config("evaluate", ["eval=[yolo]"]))
 
 
