@@ -59,12 +59,15 @@ class BestCheckpoint:
         )
         self.record_path = self.checkpoints.directory / BEST_FILE
         self.best: dict[str, Any] | None = None
-        if self.record_path.exists():
+        try:
             saved = json.loads(self.record_path.read_text(encoding="utf-8"))
-            # A best found after the step this launch resumes from belongs to a trajectory the
-            # resumed run replaces; the next evaluation sets a new one.
-            if saved.get("metric") == metric and saved.get("step", math.inf) <= start_step:
-                self.best = saved
+        except (OSError, ValueError):
+            saved = {}  # none yet (or unreadable): the next evaluation sets one
+        # A best found after the step this launch resumes from belongs to a trajectory the
+        # resumed run replaces; so does one ranked by another metric or direction.
+        same_ranking = (saved.get("metric"), saved.get("mode")) == (metric, mode)
+        if same_ranking and saved.get("step", math.inf) <= start_step:
+            self.best = saved
 
     def better(self, value: float) -> bool:
         if not math.isfinite(value):
@@ -79,8 +82,13 @@ class BestCheckpoint:
         if not self.better(value):
             return False
         path = self.checkpoints.save(config)
-        self.best = {"metric": self.metric, "mode": self.mode, "value": value, "step": step,
-                     "checkpoint": path}  # fmt: skip
+        self.best = {
+            "metric": self.metric,
+            "mode": self.mode,
+            "value": value,
+            "step": step,
+            "checkpoint": path,
+        }
         tmp = self.record_path.with_name(f".{BEST_FILE}.tmp")
         tmp.write_text(json.dumps(self.best, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.record_path)
