@@ -15,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
+from gantrain import checkpoint_files as files
 from gantrain.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,31 @@ CONFIG_FILE = "config.yaml"
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> str | None:
-    """Prefix of the newest checkpoint in a checkpoint directory, or None."""
-    return tf.train.latest_checkpoint(str(directory))
+    """Prefix of the newest readable checkpoint in a checkpoint directory, or None if it has
+    none at all.
+
+    A damaged newer checkpoint (a truncated data file, a missing index: a crash or a full disk
+    while saving) is skipped with a warning naming it; if checkpoints exist but none is
+    readable, that is a CheckpointError listing each one and what is wrong with it.
+    """
+    directory = Path(directory)
+    good, bad = files.readable_candidates(directory)
+    if good is None and bad:
+        found = "; ".join(f"{Path(p).name}: {why}" for p, why in bad)
+        raise CheckpointError(
+            f"no readable checkpoint in {directory} (found {found}); the files are damaged. "
+            "Start a new run dir, or pass a checkpoint copied from elsewhere with "
+            "trainer.resume=<path>."
+        )
+    for prefix, why in bad:
+        log.warning(
+            "skipping damaged checkpoint %s (%s); using %s instead", prefix, why, Path(good).name
+        )
+    return good
 
 
 def find_checkpoint(path: str | os.PathLike) -> str:
-    """Resolve a run dir, a checkpoint dir or a checkpoint prefix to a checkpoint prefix."""
+    """Resolve a run dir, a checkpoint dir or a checkpoint prefix to a readable prefix."""
     path = Path(path).expanduser()
     if path.is_dir():
         for directory in (path / CHECKPOINT_DIR, path):
@@ -42,6 +62,13 @@ def find_checkpoint(path: str | os.PathLike) -> str:
             f"{path / CHECKPOINT_DIR / 'ckpt-1000'}."
         )
     if Path(f"{path}.index").exists():
+        trouble = files.problem(path)
+        if trouble:
+            raise CheckpointError(
+                f"cannot read checkpoint {path} ({trouble}); the files are damaged. Give an "
+                f"older one, or the run dir ({path.parent.parent}) to use its newest "
+                "readable checkpoint."
+            )
         return str(path)
     raise CheckpointError(
         f"{path}: neither a run dir nor a checkpoint (no {path}.index); give a run dir or a "
@@ -52,17 +79,18 @@ def find_checkpoint(path: str | os.PathLike) -> str:
 def resolve_resume(resume: str, run_dir: str | os.PathLike) -> str | None:
     """The checkpoint a run in `run_dir` starts from, per `trainer.resume`; None: fresh start."""
     own_dir = Path(run_dir) / CHECKPOINT_DIR
-    own = latest_checkpoint(own_dir)
-    if resume == "auto":
-        return own
     if resume == "never":
-        if own or any(own_dir.glob("ckpt-*")):
+        found = files.candidates(own_dir)
+        if found:
             raise CheckpointError(
                 f"trainer.resume=never, but {own_dir} already has checkpoints (latest: "
-                f"{own or 'unreadable'}); nothing was changed. Use a new hydra.run.dir, or "
+                f"{found[0]}); nothing was changed. Use a new hydra.run.dir, or "
                 "trainer.resume=auto to continue that run."
             )
         return None
+    own = latest_checkpoint(own_dir)
+    if resume == "auto":
+        return own
     source = find_checkpoint(resume)
     if own and Path(source).resolve().parent != own_dir.resolve():
         raise CheckpointError(
@@ -75,14 +103,15 @@ def resolve_resume(resume: str, run_dir: str | os.PathLike) -> str | None:
 
 def checkpoint_step(prefix: str) -> int:
     """The step a `ckpt-<step>` prefix was saved at."""
-    try:
-        return int(prefix.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return -1
+    return files.step_of(prefix)
 
 
 class Checkpoints:
-    """Saves and restores a `tf.train.Checkpoint` of the run state in `<run_dir>/checkpoints`."""
+    """Saves and restores a `tf.train.Checkpoint` of the run state in `<run_dir>/checkpoints`.
+
+    Saving never leaves the directory without a readable latest checkpoint (see
+    gantrain/checkpoint_files.py); the newest `max_to_keep` recorded checkpoints are kept.
+    """
 
     def __init__(
         self,
@@ -97,18 +126,50 @@ class Checkpoints:
         # `subdir`: another folder of the run dir (the best checkpoint: checkpoints/best).
         self.directory = Path(run_dir) / subdir
         self.step = step
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, str(self.directory), max_to_keep=max_to_keep, step_counter=step
-        )
+        self.max_to_keep = max_to_keep
+        # `restore` creates the checkpoint's save counter and expects it in the file: count
+        # saves with it, as tf.train.CheckpointManager does.
+        self.save_counter = checkpoint.save_counter
 
     def save(self, config: DictConfig | None = None) -> str:
-        """Save at the current step (the step is the checkpoint number); returns the prefix."""
-        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
-        if config is not None:
-            tmp = self.directory / f".{CONFIG_FILE}.tmp"
-            tmp.write_text(OmegaConf.to_yaml(config, resolve=True), encoding="utf-8")
-            os.replace(tmp, self.directory / CONFIG_FILE)
-        return path
+        """Save at the current step (the step is the checkpoint number); returns the prefix.
+
+        Raises CheckpointError (and leaves the previous latest checkpoint in charge) when the
+        directory cannot be written, the disk is full, or the written files do not read back.
+        """
+        final = str(self.directory / f"{files.PREFIX}-{int(self.step.numpy())}")
+        partial = str(self.directory / f"{files.PARTIAL}{Path(final).name}")
+        state = files.read_state(self.directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            files.delete(partial)  # left by a run killed while saving
+            self.save_counter.assign_add(1)
+            self.checkpoint.write(partial)
+            trouble = files.problem(partial)
+            if trouble:
+                raise OSError(f"the written files do not read back: {trouble}")
+            if config is not None:
+                text = OmegaConf.to_yaml(config, resolve=True)
+                files.atomic_write_text(self.directory / CONFIG_FILE, text)
+            kept = [p for p in state.kept if p != final and Path(f"{p}.index").exists()]
+            if final in state.kept or final == state.latest:
+                # Its files are about to be replaced: stop pointing at them first.
+                files.write_state(self.directory, kept[-1] if kept else None, kept)
+            files.publish(partial, final)
+            kept = [*kept, final]
+            files.write_state(self.directory, final, kept[-self.max_to_keep :])
+        except (tf.errors.OpError, OSError) as error:
+            files.delete(partial)
+            detail = (str(error).strip().splitlines() or [""])[0][:200]
+            latest, _ = files.readable_candidates(self.directory)
+            raise CheckpointError(
+                f"cannot save checkpoint {final} ({type(error).__name__}: {detail}); the "
+                f"latest checkpoint is still {latest or 'none'}. Check that {self.directory} "
+                "is writable and its disk has space, then rerun to resume."
+            ) from error
+        for old in kept[: -self.max_to_keep]:
+            files.delete(old)
+        return final
 
     def restore(self, prefix: str) -> None:
         """Restore every part of the state from `prefix`, or fail saying what did not match."""
