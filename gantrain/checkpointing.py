@@ -106,6 +106,21 @@ def checkpoint_step(prefix: str) -> int:
     return files.step_of(prefix)
 
 
+def ensure_writable(directory: Path) -> None:
+    """Create `directory` and write a probe file into it, or raise CheckpointError now (not
+    at the first checkpoint, hours into the run)."""
+    probe = directory / ".write-test"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"gantrain")
+        probe.unlink()
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot write into {directory} ({type(error).__name__}: {error.strerror or error}); "
+            "pick a writable hydra.run.dir or fix the directory's permissions."
+        ) from error
+
+
 class Checkpoints:
     """Saves and restores a `tf.train.Checkpoint` of the run state in `<run_dir>/checkpoints`.
 
@@ -170,6 +185,10 @@ class Checkpoints:
         for old in kept[: -self.max_to_keep]:
             files.delete(old)
         return final
+
+    def latest(self) -> str | None:
+        """The checkpoint the `checkpoint` file names as the latest (None before any save)."""
+        return files.read_state(self.directory).latest
 
     def restore(self, prefix: str) -> None:
         """Restore every part of the state from `prefix`, or fail saying what did not match."""

@@ -63,6 +63,12 @@ class TrainerConfig:
     standing_stats: int = 1024
     # Run the `eval` evaluators every this many steps (and at the end); 0 turns them off.
     eval_every: int = 0
+    # true: TensorFlow op determinism, so reruns and resumed runs give bit-identical losses
+    # (slower; gantrain/training/determinism.py).
+    deterministic: bool = False
+    # A NaN/inf loss: stop (error, the diverged state is not saved) or skip (that update is
+    # not applied, counted in stats as skipped_updates); gantrain/training/nonfinite.py.
+    on_nan: str = "stop"
 
     def check(self) -> None:
         _require_positive(
@@ -91,6 +97,8 @@ class TrainerConfig:
                     f"trainer.steps_per_loop={self.steps_per_loop}: events can only happen "
                     "between tf.function calls; pick a multiple."
                 )
+        if self.on_nan not in ("stop", "skip"):
+            raise ConfigError(f"trainer.on_nan={self.on_nan!r}: use stop or skip.")
         if not self.resume:
             raise ConfigError(
                 "trainer.resume is empty: use auto, never, or the path of a run dir or checkpoint."

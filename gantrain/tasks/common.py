@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gantrain.errors import GantrainError
+from gantrain.errors import GantrainError, TrainingInterrupted
 
 # Hydra reads the configs as package data, so a wheel install finds them (hydra#717).
 CONFIG_PATH = "pkg://gantrain.configs"
@@ -25,6 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def user_errors(task: F) -> F:
     """Turn a GantrainError into one line on the console and a traceback in the run's log.
+
+    A `TrainingInterrupted` (SIGTERM/SIGINT after a checkpoint was saved) is one line too, and
+    exit code 75 (see gantrain/errors.py for every exit code).
 
     The console handler shows INFO and above; the traceback is logged at DEBUG, which only the
     run's log file records.
@@ -42,6 +45,9 @@ def user_errors(task: F) -> F:
             log.debug("traceback of the error below", exc_info=True)
             log.error("error: %s", error)
             raise SystemExit(error.exit_code) from None
+        except TrainingInterrupted as stop:
+            log.warning("%s", stop)
+            raise SystemExit(stop.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -49,6 +49,8 @@ class Callback(abc.ABC):
     """Base: `on_step` runs every `every` steps and at the end; `close` when training stops."""
 
     every: int = 1
+    #: Also run when SIGTERM/SIGINT stops training (saving state, not slow reporting).
+    saves_state: bool = False
 
     def due(self, progress: Progress) -> bool:
         return progress.final or progress.step % self.every == 0
@@ -218,6 +220,8 @@ class SampleGrid(Callback):
 
 class Checkpointer(Callback):
     """Saves the full state (and the config it was trained with) every `every` steps."""
+
+    saves_state = True
 
     def __init__(self, checkpoints: Checkpoints, config: DictConfig, *, every: int) -> None:
         self.checkpoints = checkpoints

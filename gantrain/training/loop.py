@@ -13,7 +13,7 @@ import platform
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +21,11 @@ import keras
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from gantrain.checkpointing import Checkpoints, resolve_resume
+from gantrain.checkpointing import Checkpoints, ensure_writable, resolve_resume
 from gantrain.config import RunConfig
 from gantrain.data.pipeline import steps_per_epoch, train_dataset
 from gantrain.distribute import is_chief, per_replica_batch_size
+from gantrain.errors import TrainingInterrupted
 from gantrain.eval.callback import build_eval_callback, eval_settings_for
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
@@ -37,6 +38,9 @@ from gantrain.training.callbacks import (
     ProgressBar,
     SampleGrid,
 )
+from gantrain.training.determinism import op_determinism
+from gantrain.training.interrupt import InterruptRequest
+from gantrain.training.nonfinite import NonFiniteMonitor
 from gantrain.training.state import GANState
 from gantrain.training.step import TrainStep
 
@@ -89,9 +93,18 @@ def write_run_info(run: RunConfig, run_dir: Path, resumed_from: str | None) -> N
 
 
 def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
-    """Train per `run`, writing checkpoints, samples, TensorBoard and stats into `run_dir`."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Train per `run`, writing checkpoints, samples, TensorBoard and stats into `run_dir`.
+
+    Raises NonFiniteLossError (a NaN/inf loss with trainer.on_nan=stop) and
+    TrainingInterrupted (SIGTERM/SIGINT, after saving a checkpoint).
+    """
+    # Op determinism is process-global: set for this run only (multirun jobs share a process).
+    with op_determinism(run.trainer.deterministic):
+        return _train(run, Path(run_dir))
+
+
+def _train(run: RunConfig, run_dir: Path) -> TrainResult:
+    ensure_writable(run_dir)
     trainer = run.trainer
     keras.utils.set_random_seed(trainer.seed)
     strategy = run.strategy.create()
@@ -109,6 +122,8 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
     checkpoints = Checkpoints(
         state.checkpoint(), run_dir, step=state.step, max_to_keep=trainer.checkpoints_to_keep
     )
+    if chief:
+        ensure_writable(checkpoints.directory)
     if resume_from:
         checkpoints.restore(resume_from)
         log.info("resumed from %s at step %d", resume_from, int(state.step.numpy()))
@@ -188,10 +203,20 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
         run_dir,
     )
     result_metrics: dict[str, float] = {}
+    monitor = NonFiniteMonitor(state, trainer.on_nan, latest_checkpoint=checkpoints.latest)
     try:
-        result_metrics = _run_loop(
-            state, step_fn, iterator, callbacks, trainer.max_steps, trainer.steps_per_loop
-        )
+        with InterruptRequest() as interrupt:
+            result_metrics = _run_loop(
+                state,
+                step_fn,
+                iterator,
+                callbacks,
+                trainer.max_steps,
+                trainer.steps_per_loop,
+                monitor=monitor,
+                interrupt=interrupt,
+                latest_checkpoint=checkpoints.latest,
+            )
     finally:
         for callback in callbacks:
             callback.close()
@@ -207,6 +232,10 @@ def _run_loop(
     callbacks: list[Callback],
     max_steps: int,
     steps_per_loop: int,
+    *,
+    monitor: NonFiniteMonitor,
+    interrupt: InterruptRequest,
+    latest_checkpoint: Callable[[], str | None],
 ) -> dict[str, float]:
     step = int(state.step.numpy())
     elapsed_before = float(state.elapsed_sec.numpy())
@@ -220,8 +249,19 @@ def _run_loop(
         step += num_steps
         train_seconds += time.perf_counter() - started
         state.elapsed_sec.assign(elapsed_before + time.perf_counter() - launched)
+        # Before any callback: with on_nan=stop a diverged state must not be checkpointed.
+        metrics = monitor.check(metrics)
         progress = Progress(step, train_seconds, metrics, final=step >= max_steps)
         for callback in callbacks:
             if callback.due(progress):
                 callback.on_step(progress)
+        if interrupt.signal_name and not progress.final:
+            for callback in callbacks:
+                if callback.saves_state and not callback.due(progress):
+                    callback.on_step(progress)
+            raise TrainingInterrupted(
+                f"interrupted by {interrupt.signal_name} at step {step}; saved "
+                f"{latest_checkpoint() or 'nothing (not the chief)'}. Run the same command "
+                "again to resume (trainer.resume=auto)."
+            )
     return {name: float(value.numpy()) for name, value in metrics.items()}

@@ -78,6 +78,22 @@ class GANState:
             name="grid_z",
         )
         self.rng_states = seed_generator_states(generator) + seed_generator_states(discriminator)
+        # Updates not applied because their loss was NaN/inf, and the last step that had one
+        # (gantrain/training/nonfinite.py). Replicas decide together, so count once.
+        self.skipped_updates = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="skipped_updates",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.last_nonfinite_step = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="last_nonfinite_step",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """A checkpoint over every part of the state."""
@@ -91,4 +107,6 @@ class GANState:
             elapsed_sec=self.elapsed_sec,
             grid_z=self.grid_z,
             rng_states=self.rng_states,
+            skipped_updates=self.skipped_updates,
+            last_nonfinite_step=self.last_nonfinite_step,
         )

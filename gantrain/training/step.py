@@ -11,6 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
+from gantrain.training.nonfinite import apply_if_finite
 from gantrain.training.state import GANState
 
 Metrics = dict[str, tf.Tensor]
@@ -94,7 +95,8 @@ class TrainStep:
         """The one place gradients are computed and applied (loss scaling, clipping go here)."""
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        # Not applied when `loss` is NaN/inf on any replica (trainer.on_nan, nonfinite.py).
+        apply_if_finite(self.state, loss, optimizer, grads, variables)
 
     def _discriminator_phase(self, batch: dict[str, tf.Tensor]) -> Metrics:
         G, D = self.state.generator, self.state.discriminator

@@ -1,4 +1,4 @@
-"""Checkpoint files under faults: damaged checkpoints, full disks, a crash at any point of a save."""
+"""Checkpoint files under faults: damaged files, full disks, a crash at any point of a save."""
 
 from __future__ import annotations
 
@@ -165,6 +165,31 @@ class _Killed(BaseException):
     """The process dying at this point: nothing after it runs, no cleanup either."""
 
 
+def _save_killed_after(
+    checkpoints: Checkpoints, monkeypatch: pytest.MonkeyPatch, operations: int
+) -> bool:
+    """Save, dying at the file operation after the first `operations`; True if it finished."""
+    real = {name: getattr(os, name) for name in ("replace", "unlink", "rename")}
+    calls = 0
+
+    def counting(name: str, *args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls > operations:
+            raise _Killed
+        return real[name](*args, **kwargs)
+
+    for name in real:
+        monkeypatch.setattr(os, name, lambda *a, _n=name, **k: counting(_n, *a, **k))
+    try:
+        checkpoints.save()
+        return True
+    except _Killed:
+        return False
+    finally:
+        monkeypatch.undo()
+
+
 @pytest.mark.parametrize("resave", [False, True], ids=["new step", "same step again"])
 def test_a_crash_at_any_point_of_a_save_leaves_a_readable_latest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resave: bool
@@ -174,44 +199,24 @@ def test_a_crash_at_any_point_of_a_save_leaves_a_readable_latest(
     `same step again`: the run resumed from ckpt-2 and saves ckpt-4 over files an abandoned
     trajectory left (the riskiest case: the recorded latest is being replaced).
     """
-    crash_points = 0
+    operations = 0
     while True:
-        run_dir = tmp_path / f"k{crash_points}"
+        run_dir = tmp_path / f"k{operations}"
         checkpoints, step, weights = _checkpoints(run_dir, keep=2)
         _save_at(checkpoints, step, 2, 4)
         weights.assign(np.ones(5000, np.float32))
         step.assign(4 if resave else 6)
-        calls = 0
-        real = {name: getattr(os, name) for name in ("replace", "unlink", "rename")}
-
-        def counting(name, *args, **kwargs):
-            nonlocal calls
-            calls += 1
-            if calls > crash_points:
-                raise _Killed
-            return real[name](*args, **kwargs)
-
-        for name in real:
-            monkeypatch.setattr(os, name, lambda *a, _n=name, **k: counting(_n, *a, **k))
-        try:
-            checkpoints.save()
-            finished = True
-        except _Killed:
-            finished = False
-        finally:
-            monkeypatch.undo()
+        finished = _save_killed_after(checkpoints, monkeypatch, operations)
         # The recorded latest is readable (no fallback needed), and so what resume picks.
         recorded = files.read_state(run_dir / "checkpoints").latest
-        assert recorded is not None and files.problem(recorded) is None, crash_points
-        latest = latest_checkpoint(run_dir / "checkpoints")
-        assert latest == recorded
-        reader = tf.train.load_checkpoint(latest)
-        value = reader.get_tensor("weights/.ATTRIBUTES/VARIABLE_VALUE")[0]
+        assert recorded is not None and files.problem(recorded) is None, operations
+        assert latest_checkpoint(run_dir / "checkpoints") == recorded
+        value = tf.train.load_checkpoint(recorded).get_tensor("weights/.ATTRIBUTES/VARIABLE_VALUE")
         # The new state, or an older one: never a mix.
         new = f"ckpt-{int(step.numpy())}"
-        assert (Path(latest).name, value) in {("ckpt-2", 0.0), ("ckpt-4", 0.0), (new, 1.0)}
+        assert (Path(recorded).name, value[0]) in {("ckpt-2", 0), ("ckpt-4", 0), (new, 1)}
         if finished:
+            assert Path(recorded).name == new
             break
-        crash_points += 1
-    assert crash_points >= 4  # the save has that many file operations to die between
-
+        operations += 1
+    assert operations >= 4  # the save has that many file operations to die between
