@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     problem = check_group_choices(rest)
+    if not problem:
+        from gantrain.overrides import check_overrides
+
+        problem = check_overrides(command, rest)
     if problem:
         print(problem, file=sys.stderr)
         return 2
