@@ -1,21 +1,25 @@
-"""One-line errors for command-line overrides Hydra cannot apply (a misspelled key, say).
+"""One-line errors for command lines Hydra would reject with a multi-line report.
 
-Hydra reports them in several lines plus its search path and exits 1. Before handing over,
-the CLI composes the command's config with the same overrides; if that fails, the user gets
-one line naming the key, the keys that do exist there, and how to add a new one.
+Hydra reports an override it cannot apply (a misspelled key, say) or a run dir it cannot
+create in several lines plus its search path or a traceback, and exits 1. Before handing
+over, the CLI composes the command's config with the same overrides; if that fails, or the
+run dir cannot be created, the user gets one line naming the key (and the keys that do
+exist there) or the directory.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 _COULD_NOT_OVERRIDE = re.compile(r"Could not override '([^']+)'")
 
 
-def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+def _compose(config_name: str, overrides: list[str], *, hydra: bool = False) -> DictConfig:
     from hydra import compose, initialize_config_module
 
     from gantrain.tasks.common import HYDRA_VERSION_BASE
@@ -23,7 +27,19 @@ def _compose(config_name: str, overrides: list[str]) -> DictConfig:
     with initialize_config_module(
         config_module="gantrain.configs", version_base=HYDRA_VERSION_BASE
     ):
-        return compose(config_name=config_name, overrides=overrides)
+        return compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra)
+
+
+def run_dir_problem(run_dir: Path) -> str | None:
+    """Why `run_dir` cannot be created or written, judged by its nearest existing ancestor."""
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
 
 
 def _nearest_keys(config_name: str, overrides: list[str], key: str) -> tuple[str, list[str]]:
@@ -57,7 +73,7 @@ def check_overrides(command: str, args: list[str]) -> str | None:
 
     overrides = list(args)
     try:
-        _compose(command, overrides)
+        config = _compose(command, overrides, hydra=True)
     except (HydraException, OmegaConfBaseException) as error:
         match = _COULD_NOT_OVERRIDE.search(str(error))
         if match:
@@ -69,4 +85,13 @@ def check_overrides(command: str, args: list[str]) -> str | None:
         flat = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         flat = flat.split(" Config search path:")[0]
         return f"gantrain: cannot apply the overrides: {flat}"
+    try:
+        run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir")))
+    except OmegaConfBaseException:  # resolves only inside Hydra's run: leave it to Hydra
+        return None
+    problem = run_dir_problem(run_dir)
+    if problem:
+        return (
+            f"gantrain: cannot create the run dir {run_dir}: {problem}; pick another hydra.run.dir."
+        )
     return None

@@ -4,6 +4,7 @@ test_checkpoint.py and tests/e2e/test_cli.py; the README's Reliability table map
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,14 @@ def test_batch_not_divisible_by_replicas_names_both() -> None:
     assert str(info.value) == (
         "trainer.batch_size=16 does not divide evenly over 3 replicas; use a multiple of 3."
     )
+
+
+def test_a_run_dir_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    problem = check_overrides("train", [f"hydra.run.dir={blocker}/run"])
+    assert problem == (
+        f"gantrain: cannot create the run dir {blocker}/run: {blocker} is not a directory; "
+        "pick another hydra.run.dir."
+    )
+    assert check_overrides("train", [f"hydra.run.dir={tmp_path}/new/run"]) is None
