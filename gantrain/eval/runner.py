@@ -28,6 +28,7 @@ from gantrain.eval.extractors.base import FeatureExtractor
 from gantrain.eval.reference import RealData, cache_dir
 from gantrain.eval.settings import EXTRACTORS, EvalSettings
 from gantrain.logging.stats import JsonlWriter
+from gantrain.paths import inside_run_dir
 
 log = logging.getLogger("gantrain")
 
@@ -246,7 +247,7 @@ def append_metric_files(
     shared = {k: v for k, v in protocol.items() if k != "evaluators"}
     for name, metrics in results.items():
         own = {**shared, **protocol.get("evaluators", {}).get(name, {})}
-        writer = JsonlWriter(run_dir / f"metric-{name}.jsonl")
+        writer = JsonlWriter(inside_run_dir(run_dir, f"metric-{name}.jsonl", f"eval.{name}"))
         try:
             writer.write({"step": step, **extra, **metrics, "protocol": own})
         finally:

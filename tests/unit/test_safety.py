@@ -15,6 +15,7 @@ import pytest
 
 from gantrain.config import build, load_run_config
 from gantrain.errors import ConfigError
+from gantrain.paths import inside_run_dir
 from tests.conftest import REPO, compose_config
 
 PICKLE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve"}
@@ -169,3 +170,22 @@ def test_no_config_resolver_runs_code() -> None:
 
     for name in ("eval", "python", "exec"):
         assert not OmegaConf.has_resolver(name)
+
+
+@pytest.mark.parametrize("name", ["../x.jsonl", "/tmp/x.jsonl", "a/../../x.jsonl", ""])
+def test_config_file_names_cannot_leave_the_run_dir(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match="would write outside the run dir"):
+        inside_run_dir(tmp_path / "run", name, "some.key")
+    assert inside_run_dir(tmp_path, "stats.jsonl", "k") == tmp_path.resolve() / "stats.jsonl"
+
+
+def test_metric_files_stay_in_the_run_dir(tmp_path: Path) -> None:
+    from gantrain.eval.runner import append_metric_files
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(ConfigError, match=r"eval\.x/\.\./\.\./evil"):
+        append_metric_files(run_dir, 1, {"x/../../evil": {"m": 1.0}}, {})
+    assert not list(tmp_path.rglob("*.jsonl"))
+    append_metric_files(run_dir, 1, {"fid": {"fid": 1.0}}, {})
+    assert (run_dir / "metric-fid.jsonl").exists()
