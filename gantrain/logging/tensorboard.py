@@ -31,6 +31,16 @@ class TensorBoardWriter:
             tf.summary.image(name, picture[None], max_outputs=1)
         self._writer.flush()
 
+    def hparams(self, values: Mapping[str, bool | int | float | str]) -> None:
+        """The run's hyperparameters for the HParams dashboard (see gantrain.logging.hparams)."""
+        if self._writer is None:
+            return
+        from tensorboard.plugins.hparams import api as hp
+
+        with self._writer.as_default():
+            hp.hparams(dict(values))
+        self._writer.flush()
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()

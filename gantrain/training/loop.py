@@ -27,6 +27,7 @@ from gantrain.data.pipeline import steps_per_epoch, train_dataset
 from gantrain.distribute import is_chief, per_replica_batch_size
 from gantrain.errors import TrainingInterrupted
 from gantrain.eval.callback import build_eval_callback, eval_settings_for
+from gantrain.logging.hparams import run_hparams
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
 from gantrain.training.build import build_loss, build_sampler, build_state
@@ -157,6 +158,7 @@ def _train(run: RunConfig, run_dir: Path) -> TrainResult:
     evaluation = None
     if chief:
         tensorboard = TensorBoardWriter(run_dir / "tb", enabled=run.logging.tensorboard)
+        tensorboard.hparams(run_hparams(run.raw))
         logger = MetricsLogger(
             state,
             tensorboard,
