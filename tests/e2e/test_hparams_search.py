@@ -1,0 +1,79 @@
+"""`train hparams_search=dcgan_mnist`: an Optuna study on tiny settings, diverged trials
+included, continued after a restart from its SQLite storage."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from gantrain.logging.stats import read_jsonl
+from tests.conftest import TINY, run_gantrain
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+STUDY_DIR = Path("outputs/hparams_search/dcgan_mnist")
+DIVERGED = 1e9
+
+
+def study(cwd: Path, *extra: str):
+    return run_gantrain(
+        "train",
+        "hparams_search=dcgan_mnist",
+        *TINY,
+        # One of the two discriminator learning rates blows the weights up to NaN in 4 steps.
+        "optimizer.discriminator.lr=choice(2e-4,1e10)",
+        *extra,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def trial_dirs(cwd: Path) -> list[Path]:
+    return sorted(
+        (p.parent for p in (cwd / STUDY_DIR).glob("*/*/stats.jsonl")),
+        key=lambda p: (p.parent.name, int(p.name)),
+    )
+
+
+def test_three_trial_study_survives_divergence_and_a_restart(
+    tmp_path: Path, tiny_mnist: Path
+) -> None:
+    first = study(tmp_path, f"dataset.path={tiny_mnist}", "hydra.sweeper.n_trials=3")
+    assert first.returncode == 0, first.stderr
+    storage = f"sqlite:///{tmp_path / STUDY_DIR / 'optuna.db'}"
+    trials = optuna.load_study(study_name="dcgan_mnist", storage=storage).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+
+    # Each trial's value is its job's final g_loss, or the diverged value for NaN.
+    jobs = trial_dirs(tmp_path)
+    assert len(jobs) == 3
+    for trial, job in zip(trials, jobs, strict=True):
+        final = read_jsonl(job / "stats.jsonl")[-1]
+        assert final["step"] == 4
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        assert f"optimizer.discriminator.lr={trial.params['optimizer.discriminator.lr']}" in (
+            overrides
+        )
+        if trial.params["optimizer.discriminator.lr"] > 1:
+            assert final["g_loss"] == "nan"  # stats.jsonl keeps NaN visible as text
+            assert trial.value == DIVERGED
+        else:
+            assert trial.value == pytest.approx(final["g_loss"], rel=1e-6)
+            assert math.isfinite(trial.value)
+    values = sorted(t.value for t in trials)
+    assert values[0] < DIVERGED and values[-1] == DIVERGED, "want a diverged and a normal trial"
+    best = yaml.safe_load(
+        next((tmp_path / STUDY_DIR).glob("*/optimization_results.yaml")).read_text()
+    )
+    assert best["best_value"] == pytest.approx(values[0])
+
+    # Same command again: the study continues from its database.
+    second = study(tmp_path, f"dataset.path={tiny_mnist}", "hydra.sweeper.n_trials=1")
+    assert second.returncode == 0, second.stderr
+    trials = optuna.load_study(study_name="dcgan_mnist", storage=storage).trials
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert len(trial_dirs(tmp_path)) == 4

@@ -1,0 +1,119 @@
+"""Sweep plumbing: the objective value, failure records, job isolation, HParams flattening."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import pytest
+import tensorflow as tf
+from omegaconf import OmegaConf
+from tensorflow.python.framework import config as tf_config
+
+from gantrain.errors import ConfigError, DatasetError
+from gantrain.logging.hparams import flatten, run_hparams
+from gantrain.sweeps import (
+    ObjectiveConfig,
+    SweepCallback,
+    load_objective,
+    read_failure,
+    record_failure,
+    sqlite_path,
+)
+from gantrain.training.isolation import isolated_job
+from tests.conftest import compose_config
+
+
+def test_objective_returns_the_metric_of_the_final_step() -> None:
+    objective = ObjectiveConfig(metric="d_loss")
+    assert objective.value({"g_loss": 0.7, "d_loss": 1.25}) == 1.25
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_diverged_metric_gives_a_large_finite_value(bad: float) -> None:
+    minimize = ObjectiveConfig(metric="g_loss", diverged_value=1e6)
+    assert minimize.value({"g_loss": bad}) == 1e6
+    maximize = ObjectiveConfig(metric="g_loss", direction="maximize", diverged_value=1e6)
+    assert maximize.value({"g_loss": bad}) == -1e6
+
+
+def test_objective_of_a_run_that_trained_nothing_is_none() -> None:
+    assert ObjectiveConfig().value({}) is None
+
+
+def test_unknown_objective_metric_names_the_available_ones() -> None:
+    with pytest.raises(ConfigError, match=r"objective.metric=fid: .*d_loss, g_loss"):
+        ObjectiveConfig(metric="fid").value({"g_loss": 1.0, "d_loss": 2.0})
+
+
+def test_objective_config_is_validated() -> None:
+    cfg = compose_config(overrides=["objective.direction=up"])
+    with pytest.raises(ConfigError, match="objective.direction='up'"):
+        load_objective(cfg)
+    cfg = compose_config(overrides=["objective.diverged_value=-1"])
+    with pytest.raises(ConfigError, match="objective.diverged_value"):
+        load_objective(cfg)
+    assert load_objective(compose_config()) == ObjectiveConfig()
+
+
+def test_failure_record_round_trip(tmp_path: Path) -> None:
+    assert read_failure(tmp_path) is None
+    try:
+        raise DatasetError("dataset.path=x: no such file; give an existing mnist.npz.")
+    except DatasetError as error:
+        path = record_failure(tmp_path / "job", error)
+    record = read_failure(tmp_path / "job")
+    assert path.name == "failure.json"
+    assert record["error"] == "DatasetError" and record["user_error"] is True
+    assert record["message"].startswith("dataset.path=x: no such file")
+    assert "Traceback" in record["traceback"]
+
+
+def test_callback_creates_the_sqlite_folder_and_lists_failures(tmp_path: Path, caplog) -> None:
+    database = tmp_path / "studies" / "deep" / "optuna.db"
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": {"storage": f"sqlite:///{database}"},
+                "sweep": {"dir": str(tmp_path / "sweep")},
+            }
+        }
+    )
+    SweepCallback().on_multirun_start(config)
+    assert database.parent.is_dir()
+    record_failure(tmp_path / "sweep" / "1", ConfigError("trainer.batch_size=0: bad."))
+    with caplog.at_level("ERROR", logger="gantrain"):
+        SweepCallback().on_multirun_end(config)
+    assert "1 job(s) of the sweep" in caplog.text and "trainer.batch_size=0" in caplog.text
+    assert sqlite_path("sqlite:///rel/o.db") == Path("rel/o.db")
+    assert sqlite_path("postgresql://host/db") is None
+
+
+def test_isolated_job_restores_global_state_even_when_the_job_fails() -> None:
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert not tf_config.is_op_determinism_enabled()
+    keras.layers.Dense(1, name=None)  # the name counter now has a "dense"
+    with pytest.raises(RuntimeError), isolated_job():
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        tf.config.experimental.enable_op_determinism()
+        tf.config.run_functions_eagerly(True)
+        keras.layers.Dense(1)
+        raise RuntimeError("job failed half-way")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert not tf_config.is_op_determinism_enabled()
+    assert not tf.config.functions_run_eagerly()
+    # Layer names start over, as in a fresh process.
+    assert keras.layers.Dense(1).name == "dense"
+
+
+def test_hparams_are_the_flattened_config() -> None:
+    cfg = compose_config(overrides=["optimizer.generator.lr=1e-3"])
+    hparams = run_hparams(cfg)
+    assert hparams["optimizer.generator.lr"] == 1e-3
+    assert hparams["generator.widths"] == json.dumps([256, 128, 64])
+    assert hparams["dataset.path"] == "null"
+    assert hparams["objective.metric"] == "g_loss"
+    assert all(isinstance(v, bool | int | float | str) for v in hparams.values())
+    assert flatten({"a": {"b": True, "c": [1, "x"]}}) == {"a.b": True, "a.c": '[1, "x"]'}
