@@ -7,6 +7,7 @@ subcommand is taken off `sys.argv` before the command's `@hydra.main` runs.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from importlib import resources
 
@@ -18,6 +19,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list-plugins": ("gantrain.tasks.list_plugins", "list installed evaluators and eval configs"),
     "detect": ("gantrain.tasks.detect", "YOLOv3 object detection on an image or a folder"),
     "classify": ("gantrain.tasks.classify", "ImageNet top-k classes (ResNet-50) of images"),
+    "report": (
+        "gantrain.tasks.report",
+        "tables and curves of a run or a sweep (report.md/.csv/.png)",
+    ),
+    "export": ("gantrain.tasks.export", "write a run's generator as a TensorFlow SavedModel"),
 }
 
 # Nested commands: `gantrain eval train-classifier ...` -> (module, description).
@@ -30,6 +36,11 @@ SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# Commands whose first bare argument (no `=`) is a path: `gantrain report DIR`.
+POSITIONAL = {"report": "dir"}
+# Commands that never touch TensorFlow: no need to pay for importing it.
+WITHOUT_TENSORFLOW = {"report"}
+
 USAGE = """usage: gantrain <command> [overrides] [--help] [--cfg job] [-m]
 
 Commands:
@@ -41,6 +52,7 @@ Each command is a Hydra app: `gantrain <command> --help` lists its config groups
   python -m gantrain train trainer.max_steps=2000 optimizer.generator.lr=1e-4
   python -m gantrain sample run_dir=outputs/train/<run> num_samples=64 output=samples.png
   python -m gantrain eval run_dir=outputs/train/<run> eval=[fid,kid,is,pr]
+  python -m gantrain report outputs/multirun/<date_time>
 """
 
 
@@ -90,6 +102,13 @@ def check_group_choices(args: list[str]) -> str | None:
     return None
 
 
+def quote_value(value: str) -> str:
+    """A path as a Hydra override value: quoted when Hydra's grammar would misread it."""
+    if re.fullmatch(r"[\w./\\:~+@%-]+", value):
+        return value
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `gantrain` and `python -m gantrain`."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -102,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gantrain {__version__}")
         return 0
     command, rest = args[0], args[1:]
+    if command in POSITIONAL and rest and "=" not in rest[0] and not rest[0].startswith("-"):
+        rest = [f"{POSITIONAL[command]}={quote_value(rest[0])}", *rest[1:]]
     if command not in COMMANDS:
         print(
             f"gantrain: unknown command '{command}'; valid commands: {', '.join(COMMANDS)}. "
@@ -129,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    if not any(arg in ("--help", "-h", "--hydra-help") or arg.startswith("--cfg") for arg in rest):
+    quick = any(arg in ("--help", "-h", "--hydra-help") or arg.startswith("--cfg") for arg in rest)
+    if not quick and command not in WITHOUT_TENSORFLOW:
         from gantrain.tfimport import import_tensorflow_quietly
 
         import_tensorflow_quietly()

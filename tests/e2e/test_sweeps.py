@@ -3,11 +3,13 @@ the joblib and submitit launchers give the same runs, HParams compare the jobs."
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from tensorboard import context as tb_context
 from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
@@ -140,3 +142,29 @@ def test_jobs_in_one_process_match_separate_processes(sweep: Path, tiny_mnist: P
     # Job 2 of the one-process sweep ran after a finished job and a failed one.
     assert_same_losses(sweep / "2", out / "1")
     assert losses(sweep / "0") != losses(sweep / "2")  # the learning rate mattered
+
+
+def test_report_of_the_sweep_matches_the_stats_files(sweep: Path) -> None:
+    result = run_gantrain("report", str(sweep))
+    assert result.returncode == 0, result.stderr
+    assert "report of 4 run(s) (2 failed)" in result.stderr
+    with (sweep / "report.csv").open() as file:
+        rows = {row["run"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == ["0", "1", "2", "3"]
+    for job, lr in (("0", "0.0001"), ("2", "0.0002")):
+        records = read_jsonl(sweep / job / "stats.jsonl")
+        row = rows[job]
+        assert row["status"] == "ok"
+        assert row["overrides"] == f"{LR}={lr} trainer.resume=auto"
+        assert int(row["steps"]) == records[-1]["step"] == 4
+        assert float(row["wall_time_sec"]) == pytest.approx(records[-1]["elapsed_sec"])
+        assert float(row["images_per_sec"]) == pytest.approx(records[-1]["images_per_sec"])
+        for name in ("g_loss", "d_loss"):
+            assert float(row[f"final_{name}"]) == pytest.approx(records[-1][name])
+        assert float(row["best_g_loss"]) == pytest.approx(min(r["g_loss"] for r in records))
+    for job in ("1", "3"):
+        assert rows[job]["status"].startswith("failed: checkpoint")
+        assert rows[job]["final_g_loss"] == ""
+    markdown = (sweep / "report.md").read_text()
+    assert "4 run(s), 2 failed." in markdown and "![curves](report.png)" in markdown
+    assert Image.open(sweep / "report.png").size[0] > 600

@@ -1,0 +1,172 @@
+"""Reading run dirs for a report: which runs a folder holds, and what each one logged.
+
+A run dir is recognised by `.hydra/overrides.yaml` (every `train` launch writes it) or by its
+stats file. A run contributes its overrides, its `stats.jsonl` (losses, images/s, wall time)
+and any `metric-<name>.jsonl` an evaluator wrote (one record per evaluation: `step` plus
+numeric values such as `fid`); a job that failed in a sweep contributes its `failure.json`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gantrain.errors import ConfigError
+from gantrain.logging.stats import read_jsonl
+from gantrain.sweeps import FAILURE_FILE, read_failure
+
+Curve = list[tuple[int, float]]
+
+DEFAULT_STATS_FILE = "stats.jsonl"
+LOSS_CURVES = ("g_loss", "d_loss")
+
+
+@dataclass
+class RunSummary:
+    """One run of a report. Times in seconds; curves map a metric to (step, value) pairs."""
+
+    path: Path
+    name: str
+    overrides: list[str]
+    failure: str | None = None
+    steps: int | None = None
+    wall_time_sec: float | None = None
+    images_per_sec: float | None = None
+    curves: dict[str, Curve] = field(default_factory=dict)
+    objective: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.failure is not None:
+            return f"failed: {self.failure}"
+        return "ok" if self.steps is not None else "no stats"
+
+
+def _number(value: Any) -> float | None:
+    """A JSON value as a float ('nan'/'inf' strings included), or None if not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.lower() in ("nan", "inf", "-inf", "infinity"):
+        return float(value)
+    return None
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort key that puts job 10 after job 9."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
+
+
+def _is_run(path: Path) -> bool:
+    return (path / ".hydra" / "overrides.yaml").exists() or any(
+        (path / name).exists() for name in (DEFAULT_STATS_FILE, FAILURE_FILE)
+    )
+
+
+def find_runs(root: str | os.PathLike) -> list[Path]:
+    """The run dirs at or under `root` (a run dir or a sweep dir), in job order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"dir={root}: no such folder; give a run dir or a multirun dir.")
+    if _is_run(root):
+        return [root]
+    runs = set()
+    for dirpath, dirnames, _ in os.walk(root):
+        # Hidden folders (.hydra, .submitit) are never runs; runs hold no other runs.
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        if _is_run(Path(dirpath)):
+            runs.add(Path(dirpath))
+            dirnames[:] = []
+    if not runs:
+        raise ConfigError(
+            f"dir={root}: no runs found (no .hydra/overrides.yaml or stats.jsonl at or under it); "
+            "give a train run dir or a multirun dir."
+        )
+    return sorted(runs, key=_natural_key)
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _curves_from(records: list[dict[str, Any]], skip: tuple[str, ...] = ("step",)) -> dict:
+    curves: dict[str, Curve] = {}
+    for record in records:
+        step = record.get("step")
+        if not isinstance(step, int):
+            continue
+        for key, raw in record.items():
+            value = _number(raw)
+            if key not in skip and value is not None:
+                curves.setdefault(key, []).append((step, value))
+    return curves
+
+
+def summarize(run_dir: Path, root: Path) -> RunSummary:
+    """Everything a report shows about one run."""
+    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    overrides = []
+    if overrides_file.exists():
+        overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
+    config = _config(run_dir)
+    stats_file = (config.get("logging") or {}).get("stats_file") or DEFAULT_STATS_FILE
+    failure = read_failure(run_dir)
+    name = str(run_dir.relative_to(root)) if run_dir != root else run_dir.name
+    summary = RunSummary(
+        path=run_dir,
+        name=name,
+        overrides=overrides,
+        failure=failure.get("message", "?") if failure else None,
+        objective=config.get("objective") or {},
+    )
+    stats = read_jsonl(run_dir / stats_file) if (run_dir / stats_file).exists() else []
+    if stats:
+        last = stats[-1]
+        summary.steps = int(last.get("step", 0))
+        summary.wall_time_sec = _number(last.get("elapsed_sec"))
+        # The first interval includes tracing the tf.function; leave it out when there are more.
+        speeds = [_number(r.get("images_per_sec")) for r in stats[1:] or stats]
+        speeds = [s for s in speeds if s is not None and math.isfinite(s) and s > 0]
+        summary.images_per_sec = statistics.median(speeds) if speeds else None
+        all_curves = _curves_from(stats)
+        summary.curves = {k: all_curves[k] for k in LOSS_CURVES if k in all_curves}
+    for path in sorted(run_dir.glob("metric-*.jsonl")):
+        for key, curve in _curves_from(read_jsonl(path)).items():
+            summary.curves.setdefault(key, curve)
+    return summary
+
+
+def collect(root: str | os.PathLike) -> list[RunSummary]:
+    """Summaries of every run at or under `root`."""
+    root = Path(root)
+    return [summarize(run, root) for run in find_runs(root)]
+
+
+def label_runs(runs: list[RunSummary]) -> tuple[list[str], list[str]]:
+    """(a label per run: the overrides that differ between runs; the overrides all share).
+
+    A sweep's jobs share most overrides (dataset, model size, ...); the label keeps what was
+    swept. A run without differing overrides is labelled by its folder name.
+    """
+    if not runs:
+        return [], []
+    common = [o for o in runs[0].overrides if all(o in r.overrides for r in runs[1:])]
+    if len(runs) == 1:
+        common = []
+    labels = []
+    for run in runs:
+        own = [o for o in run.overrides if o not in common]
+        labels.append(" ".join(own) if own else run.name)
+    return labels, common
