@@ -52,3 +52,18 @@ def save_png(picture: np.ndarray, path: str | os.PathLike) -> Path:
     Image.fromarray(mode_image).save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
+
+
+def save_gif(
+    frames: list[np.ndarray] | np.ndarray, path: str | os.PathLike, *, frame_ms: int = 100
+) -> Path:
+    """Write uint8 (H, W, C) pictures as an animated GIF that loops forever, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
+    pictures[0].save(
+        tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0
+    )
+    os.replace(tmp, path)
+    return path

@@ -1,8 +1,15 @@
-"""`python -m gantrain sample run_dir=DIR output=FILE.npz|FILE.png [num_samples=N] [seed=S]`."""
+"""`python -m gantrain sample run_dir=DIR output=PATH [mode=samples|classes|interpolate] ...`.
+
+Output by the path's suffix: `.npz` arrays, `.png` one picture (grid or strip), `.gif` an
+animation (interpolations), anything else a folder of one PNG per image. Latents and labels
+come from gantrain.generation; images from the run's sampling generator (EMA weights when the
+checkpoint has them, standing batch-norm statistics as the training grids).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gantrain")
 
+MODES = ("samples", "classes", "interpolate")
+EMA_KEY = "generator_ema"
+
 
 def trained_config(run_dir: Path, checkpoint: str) -> DictConfig:
     """The config a checkpoint was trained with: saved beside it, else the run's Hydra copy."""
@@ -33,8 +43,26 @@ def trained_config(run_dir: Path, checkpoint: str) -> DictConfig:
     )
 
 
-def load_sampler(run_dir: str, checkpoint: str | None = None) -> tuple[Sampler, DatasetSpec, str]:
-    """(sampler, spec, checkpoint prefix) for a run's latest or given checkpoint."""
+def has_ema(prefix: str) -> bool:
+    """True if the checkpoint holds EMA generator weights (GANState.generator_ema)."""
+    import tensorflow as tf
+
+    try:
+        names = [name for name, _ in tf.train.list_variables(prefix)]
+    except (tf.errors.OpError, ValueError):
+        return False  # unreadable: the restore that follows reports it in one line
+    return any(name.startswith(f"{EMA_KEY}/") for name in names)
+
+
+def load_sampler(
+    run_dir: str, checkpoint: str | None = None, *, ema: bool = True
+) -> tuple[Sampler, DatasetSpec, str]:
+    """(sampler, spec, checkpoint prefix) for a run's latest or given checkpoint.
+
+    ema=True draws from the EMA generator's weights when the checkpoint has them (they give
+    better samples than the raw weights); ema=False, or a run trained without EMA, from the
+    generator itself.
+    """
     import tensorflow as tf
 
     from gantrain.checkpointing import find_checkpoint, restore_into
@@ -45,30 +73,118 @@ def load_sampler(run_dir: str, checkpoint: str | None = None) -> tuple[Sampler, 
     run = load_run_config(trained_config(Path(run_dir), prefix))
     spec = run.dataset.spec()
     generator = build_generator(run, spec)
-    restore_into(tf.train.Checkpoint(generator=generator), prefix, complete=False)
+    key = EMA_KEY if ema and has_ema(prefix) else "generator"
+    restore_into(tf.train.Checkpoint(**{key: generator}), prefix, complete=False)
+    log.debug("sampling %s weights of %s", key, prefix)
     sampler = build_sampler(run, spec, generator)
     sampler.refresh()
     return sampler, spec, prefix
 
 
+@dataclass
+class Plan:
+    """What to draw: latents (N, latent_dim), labels (N,) or None, and how to lay out a
+    picture of them: `columns` (0: square-ish) and `order` (picture position -> image)."""
+
+    latents: np.ndarray
+    labels: np.ndarray | None
+    columns: int = 0
+    order: np.ndarray | None = None
+
+
+def plan(cfg: DictConfig, latent_dim: int, num_classes: int) -> Plan:
+    """The latents and labels of the chosen mode (see configs/sample.yaml)."""
+    from gantrain import generation as gen
+
+    truncation = cfg.truncation
+    if cfg.mode == "interpolate":
+        keys = gen.seed_latents(cfg.seeds, latent_dim, truncation)
+        z = gen.interpolation_path(keys, cfg.steps)
+        labels = None
+        if num_classes:
+            cycle = gen.label_cycle(0 if cfg.labels is None else cfg.labels, num_classes)
+            if len(cycle) != 1:
+                raise ConfigError(f"labels={cfg.labels}: interpolate takes one class (labels=3).")
+            labels = np.full(len(z), cycle[0], np.int32)
+        return Plan(z, labels, columns=len(z))
+    if cfg.mode == "classes":
+        if not num_classes:
+            raise ConfigError("mode=classes: this run's generator is unconditional.")
+        row = gen.draw_latents(cfg.seed, cfg.per_class, latent_dim, truncation)
+        z, labels = gen.class_grid(row, gen.label_cycle(cfg.labels, num_classes))
+        return Plan(z, labels, columns=cfg.per_class)
+    z = gen.draw_latents(cfg.seed, cfg.num_samples, latent_dim, truncation)
+    cycle = gen.label_cycle(cfg.labels, num_classes)
+    if cycle is None:
+        return Plan(z, None)
+    labels = np.resize(np.asarray(cycle, np.int32), len(z))
+    if len(cycle) == 1:
+        return Plan(z, labels)
+    # Sample i has class cycle[i % k]; the picture puts one cycle position per row.
+    order = np.argsort(np.arange(len(z)) % len(cycle), kind="stable")
+    return Plan(z, labels, columns=-(-len(z) // len(cycle)), order=order)
+
+
+def _check(cfg: DictConfig) -> Path:
+    output = Path(cfg.output)
+    if cfg.mode not in MODES:
+        raise ConfigError(f"mode={cfg.mode}: must be one of {', '.join(MODES)}.")
+    if cfg.num_samples <= 0 or cfg.per_class <= 0 or cfg.batch_size <= 0:
+        raise ConfigError("num_samples, per_class and batch_size must be positive.")
+    if output.suffix == ".gif" and cfg.mode != "interpolate":
+        raise ConfigError(f"output={output}: a .gif is an interpolation; add mode=interpolate.")
+    if output.suffix not in ("", ".npz", ".png", ".gif"):
+        raise ConfigError(
+            f"output={output}: use .npz (arrays), .png (a grid), .gif (an interpolation) or a "
+            "folder (one PNG per image)."
+        )
+    return output
+
+
+def write(
+    output: Path, images: np.ndarray, drawn: Plan, *, grid: bool, frame_ms: int
+) -> list[Path]:
+    """Write images float32 (N, H, W, C) in [-1, 1] as `output` asks; returns the files."""
+    from gantrain.logging.images import make_grid, save_gif, save_png, to_uint8
+
+    latents, labels = drawn.latents, drawn.labels
+    in_order = images if drawn.order is None else images[drawn.order]
+    picture = make_grid(in_order, columns=drawn.columns or None)
+    written = []
+    if output.suffix == ".npz":
+        output.parent.mkdir(parents=True, exist_ok=True)
+        extra = {} if labels is None else {"labels": labels}
+        np.savez(output, images=images, latents=latents, **extra)
+        written.append(output)
+        if grid:
+            written.append(save_png(picture, output.with_suffix(".png")))
+    elif output.suffix == ".png":
+        written.append(save_png(picture, output))
+    elif output.suffix == ".gif":
+        frames = [make_grid(image[None], padding=0) for image in images]
+        written.append(save_gif(frames, output, frame_ms=frame_ms))
+    else:
+        pixels = to_uint8(images)
+        for index, image in enumerate(pixels):
+            suffix = "" if labels is None else f"_class{int(labels[index])}"
+            written.append(save_png(image, output / f"{index:06d}{suffix}.png"))
+        if grid:
+            written.append(save_png(picture, output / "grid.png"))
+    return written
+
+
 @hydra.main(config_path=CONFIG_PATH, config_name="sample", version_base=HYDRA_VERSION_BASE)
 @user_errors
 def main(cfg: DictConfig) -> None:
-    from gantrain.logging.images import make_grid, save_png
-
-    output = Path(cfg.output)
-    if output.suffix not in (".npz", ".png"):
-        raise ConfigError(f"output={output}: must end in .npz (arrays) or .png (a grid).")
-    if cfg.num_samples <= 0:
-        raise ConfigError(f"num_samples={cfg.num_samples}: must be positive.")
-    sampler, _, prefix = load_sampler(cfg.run_dir, cfg.checkpoint)
-    latents = np.random.default_rng(cfg.seed).standard_normal(
-        (cfg.num_samples, sampler.latent_dim), dtype=np.float32
+    output = _check(cfg)
+    sampler, _, prefix = load_sampler(cfg.run_dir, cfg.checkpoint, ema=cfg.ema)
+    drawn = plan(cfg, sampler.latent_dim, sampler.num_classes)
+    images = sampler.generate(drawn.latents, drawn.labels, batch_size=cfg.batch_size)
+    written = write(output, images, drawn, grid=cfg.grid, frame_ms=cfg.frame_ms)
+    log.info(
+        "wrote %d %s image(s) from %s to %s",
+        len(images),
+        cfg.mode,
+        prefix,
+        written[0] if len(written) == 1 else f"{output} ({len(written)} files)",
     )
-    images = sampler.generate(latents, batch_size=cfg.batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix == ".npz":
-        np.savez(output, images=images, latents=latents)
-    else:
-        save_png(make_grid(images), output)
-    log.info("wrote %d samples from %s to %s", len(images), prefix, output)
