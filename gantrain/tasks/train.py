@@ -46,6 +46,8 @@ def main(cfg: DictConfig) -> float | None:
     with isolated_job():
         try:
             result = train(load_run_config(cfg), run_dir)
+            if not in_sweep and objective.metric not in result.metrics:
+                return None  # only sweepers read the objective; a single run has succeeded
             return objective.value(result.metrics)
         except Exception as error:
             if not in_sweep:

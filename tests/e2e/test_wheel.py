@@ -59,3 +59,4 @@ def test_wheel_install_finds_configs(tmp_path: Path, tiny_mnist: Path) -> None:
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert "dataset: mnist" in listing.stdout and "optimizer: adam" in listing.stdout
+    assert "hparams_search: dcgan_mnist" in listing.stdout

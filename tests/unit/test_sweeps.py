@@ -117,3 +117,41 @@ def test_hparams_are_the_flattened_config() -> None:
     assert hparams["objective.metric"] == "g_loss"
     assert all(isinstance(v, bool | int | float | str) for v in hparams.values())
     assert flatten({"a": {"b": True, "c": [1, "x"]}}) == {"a.b": True, "a.c": '[1, "x"]'}
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target", "settings"),
+    [
+        ("parallel", "JoblibLauncher", {"n_jobs": 2, "prefer": "processes"}),
+        ("slurm", "SlurmLauncher", {"gpus_per_node": 1, "max_num_timeout": 3}),
+    ],
+)
+def test_launcher_configs_compose(launcher: str, target: str, settings: dict) -> None:
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
+        cfg = compose("train", [f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)
+    for key, value in settings.items():
+        assert cfg.hydra.launcher[key] == value
+
+
+def test_hparams_search_config_composes_an_optuna_study() -> None:
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
+        cfg = compose(
+            "train",
+            ["hparams_search=dcgan_mnist", "objective.direction=maximize"],
+            return_hydra_config=True,
+        )
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler" and sweeper.sampler.seed == 0
+    assert sweeper.direction == "maximize"  # follows objective.direction
+    assert sweeper.storage == "sqlite:///outputs/hparams_search/dcgan_mnist/optuna.db"
+    assert "optimizer.generator.lr" in sweeper.params
