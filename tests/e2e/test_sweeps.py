@@ -35,6 +35,19 @@ def assert_same_losses(a: Path, b: Path) -> None:
     np.testing.assert_allclose(losses(a), losses(b), rtol=1e-5, err_msg=f"{a} vs {b}")
 
 
+def tiny_sweep(out: Path, tiny_mnist: Path, *args: str):
+    """`train -m` of the tiny model over two generator learning rates (plus `args`) into `out`."""
+    return run_gantrain(
+        "train",
+        "-m",
+        *TINY,
+        f"dataset.path={tiny_mnist}",
+        f"{LR}=1e-4,2e-4",
+        *args,
+        f"hydra.sweep.dir={out}",
+    )
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, tiny_mnist: Path) -> Path:
     """Four jobs in one process: lr 1e-4/2e-4 x (fresh start, resume from a mismatched run).
@@ -48,15 +61,7 @@ def sweep(tmp_path_factory, tiny_mnist: Path) -> Path:
         overrides=[*TINY, f"dataset.path={tiny_mnist}", "discriminator.widths=[4,8]"]
     )
     train(load_run_config(cfg), mismatched)
-    result = run_gantrain(
-        "train",
-        "-m",
-        *TINY,
-        f"dataset.path={tiny_mnist}",
-        f"{LR}=1e-4,2e-4",
-        f"trainer.resume=auto,{mismatched}",
-        f"hydra.sweep.dir={root / 'multirun'}",
-    )
+    result = tiny_sweep(root / "multirun", tiny_mnist, f"trainer.resume=auto,{mismatched}")
     assert result.returncode == 0, result.stderr
     assert "2 job(s) of the sweep" in result.stdout + result.stderr
     return root / "multirun"
@@ -108,16 +113,7 @@ def test_hparams_dashboard_compares_the_jobs(sweep: Path) -> None:
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(sweep: Path, tiny_mnist: Path) -> None:
     out = sweep.parent / "joblib"
-    result = run_gantrain(
-        "train",
-        "-m",
-        "hydra/launcher=parallel",
-        "hydra.launcher.n_jobs=2",
-        *TINY,
-        f"dataset.path={tiny_mnist}",
-        f"{LR}=1e-4,2e-4",
-        f"hydra.sweep.dir={out}",
-    )
+    result = tiny_sweep(out, tiny_mnist, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2")
     assert result.returncode == 0, result.stderr
     assert "Joblib.Parallel(n_jobs=2,backend=loky" in result.stdout
     assert_same_losses(out / "0", sweep / "0")
@@ -127,15 +123,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(sweep: Path, tiny_mnist
 def test_jobs_in_one_process_match_separate_processes(sweep: Path, tiny_mnist: Path) -> None:
     """submitit's local launcher runs each job in a fresh process of its own."""
     out = sweep.parent / "submitit"
-    result = run_gantrain(
-        "train",
-        "-m",
-        "hydra/launcher=submitit_local",
-        *TINY,
-        f"dataset.path={tiny_mnist}",
-        f"{LR}=1e-4,2e-4",
-        f"hydra.sweep.dir={out}",
-    )
+    result = tiny_sweep(out, tiny_mnist, "hydra/launcher=submitit_local")
     assert result.returncode == 0, result.stderr
     assert len(list((out / ".submitit").glob("*/*_result.pkl"))) == 2
     assert_same_losses(sweep / "0", out / "0")
