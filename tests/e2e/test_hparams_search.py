@@ -76,4 +76,6 @@ def test_three_trial_study_survives_divergence_and_a_restart(
     assert second.returncode == 0, second.stderr
     trials = optuna.load_study(study_name="dcgan_mnist", storage=storage).trials
     assert [t.number for t in trials] == [0, 1, 2, 3]
+    # The continued study proposes a new trial, not trial 0 again.
+    assert trials[3].params not in [t.params for t in trials[:3]]
     assert len(trial_dirs(tmp_path)) == 4

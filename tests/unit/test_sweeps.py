@@ -17,6 +17,7 @@ from gantrain.logging.hparams import flatten, run_hparams
 from gantrain.sweeps import (
     ObjectiveConfig,
     SweepCallback,
+    continuing_tpe_sampler,
     load_objective,
     read_failure,
     record_failure,
@@ -151,7 +152,33 @@ def test_hparams_search_config_composes_an_optuna_study() -> None:
         )
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper")
-    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler" and sweeper.sampler.seed == 0
+    assert sweeper.sampler._target_ == "gantrain.sweeps.continuing_tpe_sampler"
+    assert sweeper.sampler.seed == 0 and sweeper.sampler.study_name == "dcgan_mnist"
+    assert sweeper.sampler.storage == sweeper.storage
     assert sweeper.direction == "maximize"  # follows objective.direction
     assert sweeper.storage == "sqlite:///outputs/hparams_search/dcgan_mnist/optuna.db"
     assert "optimizer.generator.lr" in sweeper.params
+
+
+def test_continuing_sampler_does_not_repeat_a_stored_study(tmp_path: Path) -> None:
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    space = {"x": optuna.distributions.UniformDistribution(0.0, 1.0)}
+
+    def first_proposal(study_name: str) -> float:
+        sampler = continuing_tpe_sampler(seed=0, study_name=study_name, storage=storage)
+        study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
+                                    load_if_exists=True)  # fmt: skip
+        trial = study.ask(space)
+        study.tell(trial, 1.0)
+        return trial.params["x"]
+
+    fresh = first_proposal("a")
+    assert first_proposal("b") == fresh  # same seed, same (empty) history: same proposal
+    for _ in range(2):
+        first_proposal("c")
+    continued = first_proposal("c")
+    assert continued != fresh  # a plain seeded TPESampler would propose `fresh` again
+    stored = optuna.load_study(study_name="c", storage=storage)
+    assert len({t.params["x"] for t in stored.trials}) == 3
