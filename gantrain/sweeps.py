@@ -37,6 +37,8 @@ log = logging.getLogger("gantrain")
 
 FAILURE_FILE = "failure.json"
 DIRECTIONS = ("minimize", "maximize")
+# Final metrics that, when NaN or inf, mean the run diverged whatever its objective says.
+DIVERGENCE_SIGNS = ("g_loss", "d_loss")
 
 
 @dataclass
@@ -72,7 +74,8 @@ class ObjectiveConfig:
         """The objective of a run whose final metrics are `metrics`.
 
         None when the run trained no step (it was already at `trainer.max_steps`); the worst
-        value when the metric is NaN or inf. Raises ConfigError when the run has no such metric.
+        value when the metric, g_loss or d_loss is NaN or inf. Raises ConfigError when the run
+        has no such metric.
         """
         if not metrics:
             return None
@@ -82,11 +85,14 @@ class ObjectiveConfig:
                 f"{', '.join(sorted(metrics))}); pick one of those."
             )
         value = float(metrics[self.metric])
-        if not math.isfinite(value):
+        # A metric of a diverged generator can look fine (an evaluator scoring NaN images
+        # gave a finite FID here), so NaN/inf losses mark a run diverged too.
+        bad = [k for k in (self.metric, *DIVERGENCE_SIGNS) if not math.isfinite(metrics.get(k, 0))]
+        if bad:
             log.warning(
-                "objective %s=%s: the run diverged; returning objective.diverged_value %g",
+                "%s not finite: the run diverged; objective %s = objective.diverged_value %g",
+                ", ".join(dict.fromkeys(bad)),
                 self.metric,
-                value,
                 self.worst,
             )
             return self.worst

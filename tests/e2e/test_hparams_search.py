@@ -1,5 +1,5 @@
-"""`train hparams_search=dcgan_mnist`: an Optuna study on tiny settings, diverged trials
-included, continued after a restart from its SQLite storage."""
+"""`train hparams_search=dcgan_mnist`: an Optuna study minimizing FID on tiny settings,
+diverged trials included, continued after a restart from its SQLite storage."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def study(cwd: Path, *extra: str):
         *TINY,
         # One of the two discriminator learning rates blows the weights up to NaN in 4 steps.
         "optimizer.discriminator.lr=choice(2e-4,1e10)",
+        # A small FID protocol: the objective is each trial's final FID.
+        "eval.num_samples=256",
+        "eval.num_real=256",
         *extra,
         cwd=cwd,
         timeout=600,
@@ -48,21 +51,22 @@ def test_three_trial_study_survives_divergence_and_a_restart(
     trials = optuna.load_study(study_name="dcgan_mnist", storage=storage).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
 
-    # Each trial's value is its job's final g_loss, or the diverged value for NaN.
+    # Each trial's value is its job's final FID, or the diverged value for NaN losses.
     jobs = trial_dirs(tmp_path)
     assert len(jobs) == 3
     for trial, job in zip(trials, jobs, strict=True):
         final = read_jsonl(job / "stats.jsonl")[-1]
-        assert final["step"] == 4
+        fid = read_jsonl(job / "metric-fid.jsonl")[-1]
+        assert final["step"] == fid["step"] == 4
+        assert fid["protocol"]["num_generated"] == 256
         overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
-        assert f"optimizer.discriminator.lr={trial.params['optimizer.discriminator.lr']}" in (
-            overrides
-        )
-        if trial.params["optimizer.discriminator.lr"] > 1:
+        lr = trial.params["optimizer.discriminator.lr"]
+        assert f"optimizer.discriminator.lr={lr}" in overrides
+        if lr > 1:
             assert final["g_loss"] == "nan"  # stats.jsonl keeps NaN visible as text
             assert trial.value == DIVERGED
         else:
-            assert trial.value == pytest.approx(final["g_loss"], rel=1e-6)
+            assert trial.value == pytest.approx(fid["fid"], rel=1e-9)
             assert math.isfinite(trial.value)
     values = sorted(t.value for t in trials)
     assert values[0] < DIVERGED and values[-1] == DIVERGED, "want a diverged and a normal trial"

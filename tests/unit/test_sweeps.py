@@ -40,6 +40,12 @@ def test_diverged_metric_gives_a_large_finite_value(bad: float) -> None:
     assert maximize.value({"g_loss": bad}) == -1e6
 
 
+def test_nan_losses_mark_a_run_diverged_whatever_its_metric() -> None:
+    objective = ObjectiveConfig(metric="fid", diverged_value=1e6)
+    assert objective.value({"fid": 1372.0, "g_loss": math.nan, "d_loss": math.nan}) == 1e6
+    assert objective.value({"fid": 12.5, "g_loss": 0.7, "d_loss": 1.3}) == 12.5
+
+
 def test_objective_of_a_run_that_trained_nothing_is_none() -> None:
     assert ObjectiveConfig().value({}) is None
 
