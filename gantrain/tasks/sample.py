@@ -129,8 +129,9 @@ def _check(cfg: DictConfig) -> Path:
     output = Path(cfg.output)
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode}: must be one of {', '.join(MODES)}.")
-    if cfg.num_samples <= 0 or cfg.per_class <= 0 or cfg.batch_size <= 0:
-        raise ConfigError("num_samples, per_class and batch_size must be positive.")
+    for key in ("num_samples", "per_class", "batch_size", "frame_ms"):
+        if cfg[key] <= 0:
+            raise ConfigError(f"{key}={cfg[key]}: must be a positive number.")
     if output.suffix == ".gif" and cfg.mode != "interpolate":
         raise ConfigError(f"output={output}: a .gif is an interpolation; add mode=interpolate.")
     if output.suffix not in ("", ".npz", ".png", ".gif"):
