@@ -58,6 +58,19 @@ def _nearest_keys(config_name: str, overrides: list[str], key: str) -> tuple[str
     return "", []
 
 
+def _sweeps_by_config(command: str, overrides: list[str]) -> bool:
+    """True if the config itself asks for a multirun (`hydra.mode: MULTIRUN`, as the
+    hparams_search configs do), judged from the group and hydra overrides alone."""
+    from hydra.types import RunMode
+
+    kept = [a for a in overrides if a.lstrip("+~").startswith(("hparams_search=", "hydra"))]
+    try:
+        config = _compose(command, kept, hydra=True)
+    except Exception:
+        return False
+    return OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN
+
+
 def check_overrides(command: str, args: list[str]) -> str | None:
     """One-line error if `gantrain <command> <args>` would fail composing its config.
 
@@ -75,6 +88,8 @@ def check_overrides(command: str, args: list[str]) -> str | None:
     try:
         config = _compose(command, overrides, hydra=True)
     except (HydraException, OmegaConfBaseException) as error:
+        if "requires --multirun" in str(error) and _sweeps_by_config(command, overrides):
+            return None  # a sweep all the same (hparams_search=...): Hydra runs it as one
         match = _COULD_NOT_OVERRIDE.search(str(error))
         if match:
             key = match.group(1)

@@ -188,3 +188,12 @@ def test_continuing_sampler_does_not_repeat_a_stored_study(tmp_path: Path) -> No
     assert continued != fresh  # a plain seeded TPESampler would propose `fresh` again
     stored = optuna.load_study(study_name="c", storage=storage)
     assert len({t.params["x"] for t in stored.trials}) == 3
+
+
+def test_cli_precheck_lets_an_hparams_search_take_sweep_overrides() -> None:
+    from gantrain.overrides import check_overrides
+
+    lr = "optimizer.discriminator.lr=choice(2e-4,1e10)"
+    assert check_overrides("train", ["hparams_search=dcgan_mnist", lr]) is None
+    # Without a config that asks for a multirun, the pre-check still says it in one line.
+    assert "requires --multirun" in check_overrides("train", [lr])
