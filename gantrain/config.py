@@ -69,6 +69,10 @@ class TrainerConfig:
     # A NaN/inf loss: stop (error, the diverged state is not saved) or skip (that update is
     # not applied, counted in stats as skipped_updates); gantrain/training/nonfinite.py.
     on_nan: str = "stop"
+    # float32 | mixed_float16 | mixed_bfloat16 (gantrain/training/precision.py).
+    precision: str = "float32"
+    # XLA-compile the per-replica train step (gantrain/training/xla.py).
+    jit_compile: bool = False
 
     def check(self) -> None:
         _require_positive(
@@ -99,6 +103,11 @@ class TrainerConfig:
                 )
         if self.on_nan not in ("stop", "skip"):
             raise ConfigError(f"trainer.on_nan={self.on_nan!r}: use stop or skip.")
+        precisions = ("float32", "mixed_float16", "mixed_bfloat16")
+        if self.precision not in precisions:
+            raise ConfigError(
+                f"trainer.precision={self.precision!r}: use one of {', '.join(precisions)}."
+            )
         if not self.resume:
             raise ConfigError(
                 "trainer.resume is empty: use auto, never, or the path of a run dir or checkpoint."

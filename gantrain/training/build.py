@@ -8,6 +8,7 @@ from gantrain.config import RunConfig, build
 from gantrain.data.base import DatasetSpec
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
+from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
 from gantrain.training.state import GANState
 
@@ -49,12 +50,24 @@ def build_loss(run: RunConfig) -> AdversarialLoss:
 
 
 def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
-    """The full training state. Call inside `strategy.scope()`."""
+    """The full training state. Call inside `strategy.scope()` and the run's precision policy.
+
+    Under mixed_float16 each optimizer gets its own loss scale (`with_loss_scaling`).
+    """
+    generator = build_generator(run, spec)
+    discriminator = build_discriminator(run, spec)
+    check_float32_outputs(generator, "generator")
+    check_float32_outputs(discriminator, "discriminator")
+    precision = run.trainer.precision
     return GANState(
-        generator=build_generator(run, spec),
-        discriminator=build_discriminator(run, spec),
-        g_optimizer=build(run.optimizer_generator, "optimizer.generator"),
-        d_optimizer=build(run.optimizer_discriminator, "optimizer.discriminator"),
+        generator=generator,
+        discriminator=discriminator,
+        g_optimizer=with_loss_scaling(
+            build(run.optimizer_generator, "optimizer.generator"), precision
+        ),
+        d_optimizer=with_loss_scaling(
+            build(run.optimizer_discriminator, "optimizer.discriminator"), precision
+        ),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
     )

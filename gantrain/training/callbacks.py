@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 import logging
 import math
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -223,7 +225,7 @@ class Checkpointer(Callback):
 
     saves_state = True
 
-    def __init__(self, checkpoints: Checkpoints, config: DictConfig, *, every: int) -> None:
+    def __init__(self, checkpoints: Checkpoints, config: DictConfig | None, *, every: int) -> None:
         self.checkpoints = checkpoints
         self.config = config
         self.every = every
@@ -232,3 +234,19 @@ class Checkpointer(Callback):
         started = time.perf_counter()
         path = self.checkpoints.save(self.config)
         log.debug("saved %s in %.2fs", path, time.perf_counter() - started)
+
+
+class WorkerCheckpointer(Checkpointer):
+    """A non-chief worker's Checkpointer on a multi-worker run.
+
+    Every worker must save when the chief does (saving may run collective ops over all of
+    them); the others save into a scratch dir of their own, deleted when training stops.
+    """
+
+    def __init__(self, state: GANState, *, every: int, worker: str) -> None:
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"gantrain-{worker}-"))
+        checkpoints = Checkpoints(state.checkpoint(), self.scratch, step=state.step, max_to_keep=1)
+        super().__init__(checkpoints, None, every=every)
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)

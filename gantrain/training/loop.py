@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from gantrain.checkpointing import Checkpoints, ensure_writable, resolve_resume
 from gantrain.config import RunConfig
 from gantrain.data.pipeline import steps_per_epoch, train_dataset
-from gantrain.distribute import is_chief, per_replica_batch_size
+from gantrain.distribute import distribute_dataset, is_chief, per_replica_batch_size, worker_id
 from gantrain.errors import TrainingInterrupted
 from gantrain.eval.callback import build_eval_callback, eval_settings_for
 from gantrain.logging.hparams import run_hparams
@@ -38,10 +38,12 @@ from gantrain.training.callbacks import (
     Progress,
     ProgressBar,
     SampleGrid,
+    WorkerCheckpointer,
 )
 from gantrain.training.determinism import op_determinism
 from gantrain.training.interrupt import InterruptRequest
 from gantrain.training.nonfinite import NonFiniteMonitor
+from gantrain.training.precision import precision_policy
 from gantrain.training.state import GANState
 from gantrain.training.step import TrainStep
 
@@ -97,18 +99,23 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
     """Train per `run`, writing checkpoints, samples, TensorBoard and stats into `run_dir`.
 
     Raises NonFiniteLossError (a NaN/inf loss with trainer.on_nan=stop) and
-    TrainingInterrupted (SIGTERM/SIGINT, after saving a checkpoint).
+    TrainingInterrupted (SIGTERM/SIGINT, after saving a checkpoint). On a multi-worker run
+    only the chief writes `run_dir`; the other workers save their checkpoints into scratch
+    dirs that they delete (saving may need every worker).
     """
-    # Op determinism is process-global: set for this run only (multirun jobs share a process).
-    with op_determinism(run.trainer.deterministic):
-        return _train(run, Path(run_dir))
+    # The strategy comes first, before any TensorFlow op: multi-worker and logical-device
+    # strategies configure the runtime, which TensorFlow allows only before it starts.
+    strategy = run.strategy.create()
+    # Op determinism and the dtype policy are process-global: set for this run only
+    # (multirun jobs share a process).
+    with op_determinism(run.trainer.deterministic), precision_policy(run.trainer.precision):
+        return _train(run, Path(run_dir), strategy)
 
 
-def _train(run: RunConfig, run_dir: Path) -> TrainResult:
+def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> TrainResult:
     ensure_writable(run_dir)
     trainer = run.trainer
     keras.utils.set_random_seed(trainer.seed)
-    strategy = run.strategy.create()
     per_replica_batch_size(strategy, trainer.batch_size)
     resume_from = resolve_resume(trainer.resume, run_dir)
     eval_settings = eval_settings_for(run)  # validated now: a typo fails before any work
@@ -143,19 +150,28 @@ def _train(run: RunConfig, run_dir: Path) -> TrainResult:
         if dropped:
             log.info("dropped %d stats records logged after step %d", dropped, start_step)
 
-    dataset = train_dataset(
-        data, batch_size=trainer.batch_size, seed=trainer.seed, start_step=start_step
+    dataset = distribute_dataset(
+        strategy,
+        lambda: train_dataset(
+            data, batch_size=trainer.batch_size, seed=trainer.seed, start_step=start_step
+        ),
+        trainer.batch_size,
     )
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    iterator = iter(dataset)
     step_fn = TrainStep(
         state,
         loss,
         strategy,
         global_batch_size=trainer.batch_size,
         steps_per_loop=trainer.steps_per_loop,
+        jit_compile=trainer.jit_compile,
     )
     callbacks: list[Callback] = []
     evaluation = None
+    if not chief:
+        callbacks = [
+            WorkerCheckpointer(state, every=trainer.checkpoint_every, worker=worker_id(strategy))
+        ]
     if chief:
         tensorboard = TensorBoardWriter(run_dir / "tb", enabled=run.logging.tensorboard)
         tensorboard.hparams(run_hparams(run.raw))
@@ -193,7 +209,7 @@ def _train(run: RunConfig, run_dir: Path) -> TrainResult:
             callbacks.append(evaluation)
     log.info(
         "training %s on %s (%d images, %d steps per epoch) from step %d to %d, batch %d, "
-        "%d replica(s); run dir %s",
+        "%d replica(s), %s%s; run dir %s",
         state.generator.name,
         spec.name,
         spec.num_examples,
@@ -202,6 +218,8 @@ def _train(run: RunConfig, run_dir: Path) -> TrainResult:
         trainer.max_steps,
         trainer.batch_size,
         strategy.num_replicas_in_sync,
+        trainer.precision,
+        ", XLA" if trainer.jit_compile else "",
         run_dir,
     )
     result_metrics: dict[str, float] = {}

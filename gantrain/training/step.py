@@ -11,8 +11,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
+from gantrain.training import precision
 from gantrain.training.nonfinite import apply_if_finite
 from gantrain.training.state import GANState
+from gantrain.training.xla import compile_error, compiled
 
 Metrics = dict[str, tf.Tensor]
 
@@ -36,24 +38,34 @@ class TrainStep:
         *,
         global_batch_size: int,
         steps_per_loop: int,
+        jit_compile: bool = False,
     ) -> None:
         self.state = state
         self.loss = loss
         self.strategy = strategy
         self.global_batch_size = global_batch_size
         self.steps_per_loop = steps_per_loop
+        self.jit_compile = jit_compile
+        # XLA compiles the per-replica step only: the iterator read around it is no XLA op.
+        self._replica_fn = compiled(self._replica_step, jit_compile)
         # With one step per call there is no inner loop at all: nothing to pay for it.
         self._function = tf.function(self._one_step if steps_per_loop == 1 else self._many_steps)
 
     def __call__(self, iterator: tf.distribute.DistributedIterator, num_steps: int) -> Metrics:
-        if self.steps_per_loop == 1:
-            return self._function(iterator)
-        return self._function(iterator, tf.constant(num_steps, tf.int32))
+        try:
+            if self.steps_per_loop == 1:
+                return self._function(iterator)
+            return self._function(iterator, tf.constant(num_steps, tf.int32))
+        except tf.errors.OpError as error:
+            problem = compile_error(error) if self.jit_compile else None
+            if problem is None:
+                raise
+            raise problem from error
 
     # -- compiled parts ------------------------------------------------------------------
 
     def _one_step(self, iterator: tf.distribute.DistributedIterator) -> Metrics:
-        per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
+        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator),))
         return {
             name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in per_replica.items()
@@ -94,7 +106,8 @@ class TrainStep:
     ) -> None:
         """The one place gradients are computed and applied (loss scaling, clipping go here)."""
         variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        # Scaled by the loss scale under mixed_float16; apply_gradients unscales (precision.py).
+        grads = precision.gradients(tape, loss, variables, optimizer)
         # Not applied when `loss` is NaN/inf on any replica (trainer.on_nan, nonfinite.py).
         apply_if_finite(self.state, loss, optimizer, grads, variables)
 

@@ -1,6 +1,7 @@
 """DCGAN discriminator of our origin document.
 
 [Conv2D(w, 5, s2) -> LeakyReLU -> Dropout(0.3) for w in widths] -> Flatten -> Dense(1).
+Dropout masks are drawn for the global batch (`GlobalBatchDropout`), so replicas differ.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 
 import keras
 from keras import layers
+
+from gantrain.models.dropout import GlobalBatchDropout
 
 
 def build_dcgan_discriminator(
@@ -26,7 +29,8 @@ def build_dcgan_discriminator(
         x = layers.Conv2D(int(width), kernel_size, strides=2, padding="same")(x)
         x = layers.LeakyReLU(negative_slope)(x)
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            # Masks drawn for the global batch: replicas must not share dropout patterns.
+            x = GlobalBatchDropout(dropout)(x)
     x = layers.Flatten()(x)
     logits = layers.Dense(1, dtype="float32")(x)
     return keras.Model(images, logits, name="dcgan_discriminator")
