@@ -16,6 +16,13 @@ from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
+from gantrain.distribute import configure_cpu_devices
+
+# Two logical CPU devices for the whole session, set before any TensorFlow op (TensorFlow
+# refuses once it has started): MirroredStrategy tests run in-process on them. Everything
+# else keeps running on the first one.
+configure_cpu_devices(2, "tests/conftest.py")
+
 REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout holds real datasets for tests (never the network).
 SHARED_DATASETS = Path(
@@ -43,6 +50,10 @@ def compose_config(config_name: str = "train", overrides: list[str] | None = Non
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides or [])
+
+
+# MirroredStrategy over the session's two logical CPU devices.
+MIRRORED = ["strategy=mirrored", "strategy.num_cpu_devices=2"]
 
 
 @pytest.fixture(scope="session", autouse=True)

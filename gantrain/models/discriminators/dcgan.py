@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from gantrain.models.dropout import GlobalBatchDropout
+from gantrain.models.global_batch import GlobalBatchDropout
 
 
 def build_dcgan_discriminator(
