@@ -25,6 +25,23 @@ COMMUNICATION = {
 }
 
 
+class CpuSlurmClusterResolver(tf.distribute.cluster_resolver.SlurmClusterResolver):
+    """SlurmClusterResolver for nodes without GPUs.
+
+    TensorFlow's resolver hands out GPUs to tasks while it lists them and lists no task at
+    all when a node has no GPU (TF 2.21: gpus_per_node=0 fails with a zero range step). This
+    one lets it hand out placeholder slots (CUDA_VISIBLE_DEVICES untouched) and reports no GPU.
+    """
+
+    def __init__(self, port_base: int) -> None:
+        super().__init__(
+            port_base=port_base, gpus_per_node=2**16, gpus_per_task=1, auto_set_gpu=False
+        )
+
+    def num_accelerators(self, task_type=None, task_id=None, config_proto=None) -> dict[str, int]:
+        return {"GPU": 0}
+
+
 @dataclass
 class MultiWorkerStrategy(StrategySpec):
     """tf.distribute.MultiWorkerMirroredStrategy over a cluster of worker processes.
@@ -59,6 +76,8 @@ class MultiWorkerStrategy(StrategySpec):
         """The resolver for `cluster`, checked to describe this process's task."""
         if self.cluster == "slurm":
             try:
+                if self.gpus_per_node == 0:
+                    return CpuSlurmClusterResolver(self.port_base)
                 return tf.distribute.cluster_resolver.SlurmClusterResolver(
                     port_base=self.port_base, gpus_per_node=self.gpus_per_node
                 )
