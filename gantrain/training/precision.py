@@ -87,6 +87,6 @@ def _agree_on_overflow(grads: list[tf.Tensor | None]) -> list[tf.Tensor | None]:
         return grads
     present = [g for g in grads if g is not None]
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in present])
-    everywhere = context.all_reduce(tf.distribute.ReduceOp.MIN, tf.cast(finite, tf.float32))
-    poison = tf.where(everywhere > 0, 0.0, float("nan"))
+    overflowed = context.all_reduce(tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+    poison = tf.where(overflowed > 0, float("nan"), 0.0)
     return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
