@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from omegaconf import OmegaConf
 
 from gantrain.errors import GantrainError, TrainingInterrupted
 
@@ -21,6 +24,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # TensorFlow's C++ warnings after start-up (see gantrain.tfimport for the notes before it).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def worker_log_suffix() -> str:
+    """'' for the chief or a lone process; '.worker<N>' for the other workers of a cluster.
+
+    Multi-worker runs share one run dir; this keeps each worker's log file apart
+    (`train.log`, `train.worker1.log`, ...). Read from TF_CONFIG, or from SLURM's task rank
+    in a multi-task job step; the same chief rule as `gantrain.distribute.is_chief`.
+    """
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task, cluster = config.get("task") or {}, config.get("cluster") or {}
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError):
+        return ""  # the strategy reports a broken TF_CONFIG in one line
+    if kind is None and int(os.environ.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1:
+        kind, index, cluster = "worker", int(os.environ.get("SLURM_PROCID", "0") or 0), {}
+    if kind in (None, "chief") or (kind == "worker" and index == 0 and "chief" not in cluster):
+        return ""
+    return f".{kind}{index}"
+
+
+OmegaConf.register_new_resolver("gantrain.worker_log_suffix", worker_log_suffix, replace=True)
 
 
 def user_errors(task: F) -> F:

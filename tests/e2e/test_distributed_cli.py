@@ -111,6 +111,8 @@ def test_two_workers_train_together_and_only_the_chief_writes(
     assert checkpoints == ["ckpt-4.index"]
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == ["step_000004.png"]
     assert len(read_jsonl(run_dir / "run_info.jsonl")) == 1
+    assert sorted(p.name for p in run_dir.glob("*.log")) == ["train.log", "train.worker1.log"]
+    assert "training dcgan_generator" in (run_dir / "train.worker1.log").read_text()
     # The non-chief saved into a scratch dir of its own and deleted it.
     assert list((tmp_path / "tmp1").iterdir()) == []
     # Two workers with one replica each train like one device with the global batch.

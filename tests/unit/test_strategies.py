@@ -189,3 +189,49 @@ def test_slurm_cpu_nodes_report_no_gpu(monkeypatch) -> None:
         "worker": ["cpu1:8888", "cpu1:8889", "cpu2:8888", "cpu2:8889"]
     }
     assert resolver.task_id == 3 and resolver.num_accelerators() == {"GPU": 0}
+
+
+@pytest.mark.parametrize(
+    ("env", "suffix"),
+    [
+        ({}, ""),
+        (
+            {
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}
+                )
+            },
+            "",
+        ),
+        (
+            {
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}
+                )
+            },
+            ".worker1",
+        ),
+        (
+            {
+                "TF_CONFIG": json.dumps(
+                    {
+                        "cluster": {"chief": ["c:1"], "worker": ["a:1"]},
+                        "task": {"type": "worker", "index": 0},
+                    }
+                )
+            },
+            ".worker0",
+        ),
+        ({"SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "2"}, ".worker2"),
+        ({"SLURM_STEP_NUM_TASKS": "1", "SLURM_PROCID": "0"}, ""),
+        ({"TF_CONFIG": "{broken"}, ""),
+    ],
+)
+def test_each_worker_logs_to_its_own_file(monkeypatch, env: dict, suffix: str) -> None:
+    from gantrain.tasks.common import worker_log_suffix
+
+    for key in ("TF_CONFIG", "SLURM_STEP_NUM_TASKS", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert worker_log_suffix() == suffix
