@@ -79,6 +79,18 @@ def test_policy_is_reset_when_a_run_fails(tiny_overrides, tmp_path: Path) -> Non
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.precision=float8", "trainer.precision='float8': use one of float32"),
+        ("trainer.jit_compile=maybe", "trainer.jit_compile"),
+    ],
+)
+def test_bad_precision_or_jit_values_fail_at_startup(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_run_config(compose_config(overrides=[override]))
+
+
 def test_a_model_with_float16_outputs_is_refused(tiny_overrides) -> None:
     cfg = _config(tiny_overrides, precision="mixed_float16")
     cfg.discriminator = OmegaConf.create(
