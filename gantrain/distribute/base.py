@@ -8,6 +8,7 @@ anything else for that reason.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -33,6 +34,24 @@ class DefaultStrategy(StrategySpec):
 
     def create(self) -> tf.distribute.Strategy:
         return tf.distribute.get_strategy()
+
+
+_STRATEGIES: dict[tuple, tf.distribute.Strategy] = {}
+
+
+def once_per_process(
+    key: tuple, factory: Callable[[], tf.distribute.Strategy]
+) -> tf.distribute.Strategy:
+    """The strategy made by `factory` for `key`, made once per process and then reused.
+
+    Strategies that all-reduce with collective ops number their collective instances per
+    strategy object; a second strategy over the same devices in the same process (the next
+    multirun job, the next test) reuses those numbers with other tensor shapes, and the run
+    fails with "Shape mismatch in the collective instance N" (seen on TF 2.21).
+    """
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = factory()
+    return _STRATEGIES[key]
 
 
 def _cluster(strategy: tf.distribute.Strategy) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from gantrain.distribute.base import StrategySpec, runtime_started_error
+from gantrain.distribute.base import StrategySpec, once_per_process, runtime_started_error
 from gantrain.distribute.one_device import check_device
 from gantrain.errors import ConfigError
 
@@ -79,6 +79,9 @@ class MirroredStrategy(StrategySpec):
         elif self.devices:
             devices = [check_device(d, "strategy.devices") for d in self.devices]
         ops = CROSS_DEVICE_OPS[self.cross_device_ops]
-        return tf.distribute.MirroredStrategy(
-            devices=devices, cross_device_ops=ops() if ops else None
+        return once_per_process(
+            ("mirrored", tuple(devices or ()), self.cross_device_ops),
+            lambda: tf.distribute.MirroredStrategy(
+                devices=devices, cross_device_ops=ops() if ops else None
+            ),
         )

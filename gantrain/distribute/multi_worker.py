@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from gantrain.distribute.base import StrategySpec, runtime_started_error
+from gantrain.distribute.base import StrategySpec, once_per_process, runtime_started_error
 from gantrain.errors import ConfigError
 
 CLUSTERS = ("tf_config", "slurm")
@@ -113,8 +113,11 @@ class MultiWorkerStrategy(StrategySpec):
             implementation=COMMUNICATION[self.communication]
         )
         try:
-            return tf.distribute.MultiWorkerMirroredStrategy(
-                cluster_resolver=resolver, communication_options=options
+            return once_per_process(
+                ("multi_worker", self.cluster, self.communication),
+                lambda: tf.distribute.MultiWorkerMirroredStrategy(
+                    cluster_resolver=resolver, communication_options=options
+                ),
             )
         except RuntimeError as error:
             raise runtime_started_error(

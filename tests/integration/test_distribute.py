@@ -103,4 +103,7 @@ def test_logical_cpus_cannot_change_once_tensorflow_runs() -> None:
     # The session configured 2 logical CPUs before its first op; 3 cannot be had any more.
     with pytest.raises(ConfigError, match=r"num_cpu_devices: splitting the CPU into 3 .* fresh"):
         MirroredStrategy(num_cpu_devices=3).create()
-    assert MirroredStrategy(num_cpu_devices=2).create().num_replicas_in_sync == 2
+    strategy = MirroredStrategy(num_cpu_devices=2).create()
+    assert strategy.num_replicas_in_sync == 2
+    # One strategy per device set and process: a second one's collectives would collide.
+    assert MirroredStrategy(num_cpu_devices=2).create() is strategy
