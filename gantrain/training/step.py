@@ -97,6 +97,17 @@ class TrainStep:
             )
         return loss, metrics
 
+    def _regularization(self, model: tf.keras.Model) -> tf.Tensor | float:
+        """`model`'s Keras weight penalties (`kernel_regularizer=...`), counted once in total.
+
+        Every replica computes the whole penalty; `scale_regularization_loss` divides it by the
+        replica count, so the gradients summed over replicas hold it once, as on one device.
+        Not part of the logged `d_loss`/`g_loss` (those are the adversarial losses).
+        """
+        if not model.losses:
+            return 0.0
+        return tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+
     def _update(
         self,
         tape: tf.GradientTape,
@@ -118,6 +129,7 @@ class TrainStep:
             real_logits = D(batch["image"], training=True)
             fake_logits = D(fake, training=True)
             loss, metrics = self._average(self.loss.discriminator(real_logits, fake_logits), "d")
+            loss += self._regularization(D)
         self._update(tape, loss, D, self.state.d_optimizer)
         return metrics
 
@@ -129,6 +141,7 @@ class TrainStep:
             if self.loss.generator_needs_real:
                 real_logits = D(batch["image"], training=True)
             loss, metrics = self._average(self.loss.generator(fake_logits, real_logits), "g")
+            loss += self._regularization(G)
         self._update(tape, loss, G, self.state.g_optimizer)
         return metrics
 

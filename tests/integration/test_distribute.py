@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from omegaconf import OmegaConf
 
 from gantrain.config import load_run_config
+from gantrain.data.pipeline import train_dataset
 from gantrain.distribute import MirroredStrategy
 from gantrain.errors import ConfigError
 from gantrain.logging.stats import read_jsonl
-from gantrain.training.build import build_state
+from gantrain.training.build import build_loss, build_state
 from gantrain.training.loop import train
+from gantrain.training.step import TrainStep
 from tests.conftest import MIRRORED, compose_config
 
 LOSSES = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -107,3 +111,40 @@ def test_logical_cpus_cannot_change_once_tensorflow_runs() -> None:
     assert strategy.num_replicas_in_sync == 2
     # One strategy per device set and process: a second one's collectives would collide.
     assert MirroredStrategy(num_cpu_devices=2).create() is strategy
+
+
+def regularized_discriminator(*, image_shape, l2: float = 0.5) -> keras.Model:
+    """A small discriminator with a strong L2 weight penalty."""
+    images = keras.Input(tuple(image_shape))
+    x = keras.layers.Flatten()(images)
+    x = keras.layers.Dense(8, kernel_regularizer=keras.regularizers.L2(l2))(x)
+    return keras.Model(images, keras.layers.Dense(1, dtype="float32")(x))
+
+
+def _discriminator_after_steps(tiny_overrides: list[str], extra: list[str], l2: float):
+    cfg = compose_config(overrides=[*tiny_overrides, *extra])
+    cfg.discriminator = OmegaConf.create(
+        {"_target_": "tests.integration.test_distribute.regularized_discriminator", "l2": l2}
+    )
+    run = load_run_config(cfg)
+    strategy = run.strategy.create()
+    keras.utils.set_random_seed(0)  # the same initial weights for every variant
+    with strategy.scope():
+        state = build_state(run, run.dataset.spec())
+    step = TrainStep(state, build_loss(run), strategy, global_batch_size=16, steps_per_loop=1)
+    data = run.dataset.load()
+    iterator = iter(
+        strategy.experimental_distribute_dataset(train_dataset(data, batch_size=16, seed=0))
+    )
+    for _ in range(2):
+        step(iterator, 1)
+    return [tf.convert_to_tensor(v).numpy() for v in state.discriminator.trainable_variables]
+
+
+def test_weight_penalties_count_once_under_any_number_of_replicas(tiny_overrides) -> None:
+    single = _discriminator_after_steps(tiny_overrides, [], l2=0.5)
+    mirrored = _discriminator_after_steps(tiny_overrides, MIRRORED, l2=0.5)
+    unpenalized = _discriminator_after_steps(tiny_overrides, [], l2=0.0)
+    for a, b in zip(mirrored, single, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(single[0], unpenalized[0], atol=1e-6)
