@@ -1,8 +1,9 @@
 """`trainer.jit_compile`: the train step compiled by XLA, and a clear error when it cannot be.
 
 Only the per-replica step is compiled: reading the input iterator is not an XLA op. XLA pays
-off on GPUs and TPUs (fused kernels); on CPUs it is about as fast as the default (see the
-README's speed table), so it is off by default.
+off on GPUs and TPUs (fused kernels); on this project's CPU benchmark it was slower than the
+default (README, Speed), so it is off by default. XLA draws random numbers with its own
+kernels: same distributions, other values than without it.
 """
 
 from __future__ import annotations
