@@ -152,21 +152,24 @@ def test_overflow_in_the_d_step_skips_only_ds_update(tiny_overrides) -> None:
     assert int(state.step.numpy()) == 1
 
 
-@pytest.mark.slow
-def test_overflow_on_one_replica_skips_the_step_on_all(tiny_overrides) -> None:
+def test_a_nan_on_one_replica_under_mixed_float16_skips_the_step_on_all(tiny_overrides) -> None:
+    # Replica 1's real images overflow float16, so its D loss is NaN; replica 0's is finite.
+    # The NaN guard (nonfinite.py) skips D's update on both replicas, before the loss-scale
+    # optimizer sees it; G's step goes on. (An overflow in the gradients alone is made to
+    # agree over replicas by precision._agree_on_overflow: tests/unit/test_precision.py.)
     run = load_run_config(_config([*tiny_overrides, *MIRRORED], precision="mixed_float16"))
     strategy = run.strategy.create()
     state, step = _mixed_step(run, strategy)
     d_before = _values(state.discriminator.trainable_variables)
     images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
-    images[8:] = 1e6  # replica 1's real images overflow float16; replica 0's are fine
+    images[8:] = 1e6
     step(_batches(strategy, images), 1)
 
     for before, after in zip(
         d_before, _values(state.discriminator.trainable_variables), strict=True
     ):
         np.testing.assert_array_equal(after, before)
-    assert float(state.d_optimizer.dynamic_scale.numpy()) == 2.0**14
+    assert int(state.skipped_updates.numpy()) == 1
     assert all(np.isfinite(v).all() for v in _values(state.generator.trainable_variables))
 
 
