@@ -36,6 +36,10 @@ def compile_error(error: tf.errors.OpError) -> ConfigError | None:
             found.group(1)[:120]
         ]
         detail = f"unsupported op(s): {', '.join(ops)}"
+    elif "tfvariable_on_a_different_device" in text:
+        # Seen with MirroredStrategy over logical CPU devices (TF 2.21): the compiled replica
+        # step reads another replica's variables (tensorflow#45940 and XLA's known issues).
+        detail = "a variable lives on another device than the compiled replica step"
     elif any(hint in text for hint in _XLA_HINTS):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         detail = next((line for line in lines if any(h in line for h in _XLA_HINTS)), lines[0])

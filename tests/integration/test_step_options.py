@@ -201,6 +201,16 @@ def test_jit_compile_failure_names_the_option(tiny_overrides, tmp_path: Path) ->
     assert "trainer.jit_compile=false" in message and "\n" not in message
 
 
+def test_jit_compile_under_mirrored_cpus_fails_in_one_clear_line(tiny_overrides, tmp_path) -> None:
+    # XLA cannot run the replica step of MirroredStrategy over logical CPU devices on TF 2.21
+    # (a replica's variable is read from another device); the user gets the option to turn off.
+    with pytest.raises(ConfigError) as caught:
+        _train([*tiny_overrides, *MIRRORED], tmp_path, jit_compile="true", max_steps=1)
+    message = str(caught.value)
+    assert "another device" in message and "trainer.jit_compile=false" in message
+    assert "\n" not in message
+
+
 class _HostRoundTrip(keras.layers.Layer):
     """Adds zero computed in Python (tf.numpy_function): an op XLA cannot compile."""
 
