@@ -73,6 +73,16 @@ class TrainerConfig:
     precision: str = "float32"
     # XLA-compile the per-replica train step (gantrain/training/xla.py).
     jit_compile: bool = False
+    # Discriminator updates per generator update (each on its own real batch).
+    n_critic: int = 1
+    # Clip each update's gradients to this global norm; 0 = off.
+    clip_grad_norm: float = 0.0
+    # EMA of the generator's weights (samples and evaluation use it); 0 = off. Before
+    # ema_start steps the EMA is a copy of the generator.
+    ema_decay: float = 0.0
+    ema_start: int = 0
+    # DiffAugment policy applied to every image D sees: any of color, translation, cutout.
+    augment: list[str] = dataclasses.field(default_factory=list)
 
     def check(self) -> None:
         _require_positive(
@@ -85,6 +95,20 @@ class TrainerConfig:
             checkpoint_every=self.checkpoint_every,
             checkpoints_to_keep=self.checkpoints_to_keep,
         )
+        _require_positive("trainer", n_critic=self.n_critic)
+        if self.clip_grad_norm < 0 or self.ema_start < 0:
+            raise ConfigError(
+                f"trainer.clip_grad_norm={self.clip_grad_norm}, trainer.ema_start="
+                f"{self.ema_start}: must be >= 0 (clip_grad_norm=0 turns clipping off)."
+            )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(
+                f"trainer.ema_decay={self.ema_decay}: must be in [0, 1) (0 turns EMA off; "
+                "0.999 or 0.9999 are usual)."
+            )
+        from gantrain.training.augment import check_policy
+
+        check_policy(self.augment)
         if self.standing_stats < 0:
             raise ConfigError(
                 f"trainer.standing_stats={self.standing_stats}: must be >= 0 (0 turns it off)."
@@ -221,7 +245,7 @@ def check_target_arguments(
             continue
         if key in provided:
             raise ConfigError(
-                f"{where}.{key} is derived from the dataset at build time; "
+                f"{where}.{key} is derived from the dataset (or the trainer) at build time; "
                 "remove it from the config."
             )
         if key not in params and not takes_any:
@@ -302,7 +326,7 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
         raise ConfigError(format_omegaconf_error(error, "", [])) from error
     check_target_arguments(run.generator, "generator", ("image_shape", "num_classes"))
     check_target_arguments(run.discriminator, "discriminator", ("image_shape", "num_classes"))
-    check_target_arguments(run.optimizer_generator, "optimizer.generator")
-    check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator")
+    check_target_arguments(run.optimizer_generator, "optimizer.generator", ("total_steps",))
+    check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator", ("total_steps",))
     check_target_arguments(run.loss, "loss")
     return run

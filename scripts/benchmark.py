@@ -48,11 +48,10 @@ from gantrain.distribute import distribute_dataset  # noqa: E402
 from gantrain.training.build import (  # noqa: E402
     build_discriminator,
     build_generator,
-    build_loss,
     build_state,
+    build_train_step,
 )
 from gantrain.training.precision import precision_policy  # noqa: E402
-from gantrain.training.step import TrainStep  # noqa: E402
 
 HAND = "hand-written tf.function"
 STEP = "gantrain TrainStep"
@@ -128,14 +127,7 @@ def framework(run, data, strategy, batch_size: int) -> Callable[[], object]:
     """gantrain's TrainStep over its own input pipeline, as `train` runs it."""
     with precision_policy(run.trainer.precision), strategy.scope():
         state = build_state(run, data.spec)
-    step = TrainStep(
-        state,
-        build_loss(run),
-        strategy,
-        global_batch_size=batch_size,
-        steps_per_loop=run.trainer.steps_per_loop,
-        jit_compile=run.trainer.jit_compile,
-    )
+    step = build_train_step(run, state, strategy, batch_size)
     iterator = framework_iterator(run, data, strategy, batch_size)
     per_call = run.trainer.steps_per_loop
     return lambda: step(iterator, per_call)

@@ -86,6 +86,41 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def write_tiny_cifar10(root: Path, per_batch: int = 4) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """CIFAR-10's release layout in miniature: root/cifar-10-batches-py/ and
+    root/cifar-10-python.tar.gz with `per_batch` random images per batch, labels
+    (offset + i) % 10, pickled with protocols 2 to 4. Returns {batch: (images, labels)}."""
+    import io
+    import pickle
+    import tarfile
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    truth = {}
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as archive:
+        for i, name in enumerate(names):
+            offset = i * per_batch
+            images = np.random.default_rng(i).integers(0, 256, (per_batch, 32, 32, 3), np.uint8)
+            labels = [(offset + k) % 10 for k in range(per_batch)]
+            flat = images.transpose(0, 3, 1, 2).reshape(per_batch, -1)  # R, G, B planes
+            payload = {b"batch_label": b"tiny", b"labels": labels, b"data": flat}
+            data = pickle.dumps(payload, protocol=2 + i % 3)
+            (folder / name).write_bytes(data)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+            truth[name] = (images, labels)
+    return truth
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar10(tmp_path_factory: pytest.TempPathFactory):
+    """(root, truth) of a tiny CIFAR-10 written by write_tiny_cifar10."""
+    root = tmp_path_factory.mktemp("cifar10")
+    return root, write_tiny_cifar10(root)
+
+
 @pytest.fixture
 def tiny_overrides(tiny_mnist: Path) -> list[str]:
     return [*TINY, f"dataset.path={tiny_mnist}"]

@@ -20,6 +20,9 @@ LAYOUT = (
 )
 
 
+ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def packaged_mnist_path() -> Path:
     """The `mnist.npz` that ships with gantrain (Yann LeCun and Corinna Cortes, CC BY-SA 3.0)."""
     return Path(str(resources.files("gantrain.data") / "assets" / "mnist.npz"))
@@ -45,7 +48,11 @@ class MnistSource(DatasetSource):
 
     def load(self) -> LoadedDataset:
         path = Path(self.path).expanduser() if self.path else packaged_mnist_path()
-        arrays = read_npz_arrays(path, ("x_train", "y_train", "x_test", "y_test"), layout=LAYOUT)
+        arrays = read_npz_arrays(path, ARRAY_KEYS, layout=LAYOUT)
+        return self._from_arrays(arrays, path, LAYOUT)
+
+    def _from_arrays(self, arrays: dict[str, np.ndarray], path: Path, layout: str) -> LoadedDataset:
+        """The configured split of x_train/y_train/x_test/y_test arrays, checked."""
         parts = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
         names = ("train", "test") if self.split == "all" else (self.split,)
         images = np.concatenate([arrays[parts[n][0]] for n in names])
@@ -53,15 +60,15 @@ class MnistSource(DatasetSource):
         if images.ndim != 3 or images.shape[1:] != self.image_shape[:2] or images.dtype != np.uint8:
             raise DatasetError(
                 f"dataset.path={path}: images are {images.dtype} {images.shape}, expected uint8 "
-                f"(N, 28, 28); expected {LAYOUT}."
+                f"(N, 28, 28); expected {layout}."
             )
         if labels.shape != (len(images),):
             raise DatasetError(
                 f"dataset.path={path}: {len(labels)} labels for {len(images)} images; "
-                f"expected {LAYOUT}."
+                f"expected {layout}."
             )
         if len(images) and (labels.min() < 0 or labels.max() > 9):
-            raise DatasetError(f"dataset.path={path}: labels outside 0..9; expected {LAYOUT}.")
+            raise DatasetError(f"dataset.path={path}: labels outside 0..9; expected {layout}.")
         return LoadedDataset(
             spec=self.spec(len(images)), images=images[..., None], labels=labels.astype(np.int32)
         )

@@ -4,14 +4,23 @@ A loss config builds an `AdversarialLoss`: two functions, one for the discrimina
 one for the generator phase, each returning `LossTerms` of *per-example* values of shape (B,).
 The train step reduces them over the global batch (`tf.nn.compute_average_loss`), which keeps
 the same semantics under any `tf.distribute` strategy. Nothing here logs or reads a config.
+
+Logged parts: `d_real` / `d_fake` are D(x) and D(G(z)) as probabilities for the sigmoid losses
+(non_saturating, minimax, relativistic_average) and raw critic values for the others.
+Penalties (gradient penalty, R1) live in penalties.py. Every loss builder takes the same
+optional keys (see `configurable`), so any loss combines with any penalty from the command
+line: `loss=hinge loss.r1_gamma=10`, or `+loss.r1_gamma=10` on the default loss.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import tensorflow as tf
+
+from gantrain.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,23 +32,131 @@ class LossTerms:
 
 
 @dataclass(frozen=True)
+class Penalty:
+    """A regularizer of D's input gradients, added to the discriminator phase.
+
+    `kind`: "gradient_penalty" (WGAN-GP) or "r1"; `weight`: its factor (lambda, or gamma / 2
+    for R1); `interval`: 1 adds it to every D update, k > 1 runs it as its own phase every k
+    steps with weight * k (lazy regularization, Karras et al. 2020).
+    """
+
+    kind: str
+    weight: float
+    interval: int = 1
+
+
+@dataclass(frozen=True)
 class AdversarialLoss:
     """`discriminator(real_logits, fake_logits)` and `generator(fake_logits, real_logits)`.
 
     Logits have shape (B, 1) or (B,). `generator_needs_real` tells the step whether the G phase
     must run D on real images (relativistic losses); otherwise `real_logits` is None there.
+    `penalties` regularize D; the class weights scale the ACGAN cross-entropy of a
+    discriminator with an auxiliary classifier (in D's and G's loss).
     """
 
     name: str
     discriminator: Callable[[tf.Tensor, tf.Tensor], LossTerms]
     generator: Callable[[tf.Tensor, tf.Tensor | None], LossTerms]
     generator_needs_real: bool = False
+    penalties: tuple[Penalty, ...] = ()
+    class_weight_discriminator: float = 1.0
+    class_weight_generator: float = 1.0
 
 
 def _flat(logits: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
 
+def with_options(
+    loss: AdversarialLoss,
+    *,
+    gp_weight: float = 0.0,
+    r1_gamma: float = 0.0,
+    penalty_interval: int = 1,
+    class_weight_discriminator: float = 1.0,
+    class_weight_generator: float = 1.0,
+) -> AdversarialLoss:
+    """`loss` with penalties and ACGAN class-loss weights (the keys every loss config takes).
+
+    gp_weight: lambda of the WGAN-GP gradient penalty (0 = off; Gulrajani et al. use 10).
+    r1_gamma: gamma of the R1 penalty, applied as gamma / 2 * ||grad D(x)||^2 (0 = off).
+    penalty_interval: 1 = every D update; k > 1 = lazy regularization, its own phase every
+        k steps with the weight multiplied by k.
+    class_weight_*: factors of the ACGAN cross-entropy in D's and G's loss (used only with a
+        discriminator that has an auxiliary classifier).
+    """
+    for key, value in (
+        ("gp_weight", gp_weight),
+        ("r1_gamma", r1_gamma),
+        ("class_weight_discriminator", class_weight_discriminator),
+        ("class_weight_generator", class_weight_generator),
+    ):
+        if value < 0:
+            raise ConfigError(f"loss.{key}={value}: must be >= 0 (0 turns it off).")
+    if penalty_interval < 1:
+        raise ConfigError(f"loss.penalty_interval={penalty_interval}: must be >= 1.")
+    penalties = []
+    if gp_weight:
+        penalties.append(Penalty("gradient_penalty", float(gp_weight), int(penalty_interval)))
+    if r1_gamma:
+        penalties.append(Penalty("r1", float(r1_gamma) / 2.0, int(penalty_interval)))
+    return dataclasses.replace(
+        loss,
+        name=loss.name + "".join(f"+{p.kind}" for p in penalties),
+        penalties=tuple(penalties),
+        class_weight_discriminator=float(class_weight_discriminator),
+        class_weight_generator=float(class_weight_generator),
+    )
+
+
+def configurable(base: Callable[[], AdversarialLoss]) -> Callable[..., AdversarialLoss]:
+    """A loss builder that also takes `with_options`' keys (all optional)."""
+
+    def build(
+        *,
+        gp_weight: float = 0.0,
+        r1_gamma: float = 0.0,
+        penalty_interval: int = 1,
+        class_weight_discriminator: float = 1.0,
+        class_weight_generator: float = 1.0,
+    ) -> AdversarialLoss:
+        return with_options(
+            base(),
+            gp_weight=gp_weight,
+            r1_gamma=r1_gamma,
+            penalty_interval=penalty_interval,
+            class_weight_discriminator=class_weight_discriminator,
+            class_weight_generator=class_weight_generator,
+        )
+
+    # Not functools.wraps: config validation reads this signature, not the base's.
+    build.__name__ = build.__qualname__ = base.__name__
+    build.__module__ = base.__module__
+    build.__doc__ = (base.__doc__ or "") + "\n\nOptional keys: see `with_options`."
+    return build
+
+
+def _probability_parts(real: tf.Tensor, fake: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"d_real": tf.sigmoid(real), "d_fake": tf.sigmoid(fake)}
+
+
+def _sigmoid_discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+    """BCE(1, D(x)) + BCE(0, D(G(z))) = softplus(-real) + softplus(fake)."""
+    real, fake = _flat(real_logits), _flat(fake_logits)
+    loss_real = tf.nn.softplus(-real)
+    loss_fake = tf.nn.softplus(fake)
+    return LossTerms(
+        loss=loss_real + loss_fake,
+        parts={
+            **_probability_parts(real, fake),
+            "d_loss_real": loss_real,
+            "d_loss_fake": loss_fake,
+        },
+    )
+
+
+@configurable
 def non_saturating() -> AdversarialLoss:
     """The origin's loss (Goodfellow et al. 2014, the -log D(G(z)) generator form).
 
@@ -48,22 +165,131 @@ def non_saturating() -> AdversarialLoss:
     Logged parts: D(x) and D(G(z)) as probabilities, and D's two loss halves.
     """
 
-    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
-        real, fake = _flat(real_logits), _flat(fake_logits)
-        loss_real = tf.nn.softplus(-real)
-        loss_fake = tf.nn.softplus(fake)
-        return LossTerms(
-            loss=loss_real + loss_fake,
-            parts={
-                "d_real": tf.sigmoid(real),
-                "d_fake": tf.sigmoid(fake),
-                "d_loss_real": loss_real,
-                "d_loss_fake": loss_fake,
-            },
-        )
-
     def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
         fake = _flat(fake_logits)
         return LossTerms(loss=tf.nn.softplus(-fake), parts={"g_d_fake": tf.sigmoid(fake)})
 
-    return AdversarialLoss("non_saturating", discriminator, generator)
+    return AdversarialLoss("non_saturating", _sigmoid_discriminator, generator)
+
+
+@configurable
+def minimax() -> AdversarialLoss:
+    """The minimax game of Goodfellow et al. (2014) as written: G minimizes log(1 - D(G(z))).
+
+    D: as non_saturating. G: log(1 - sigmoid(fake)) = -softplus(fake) (saturates when D wins).
+    """
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        fake = _flat(fake_logits)
+        return LossTerms(loss=-tf.nn.softplus(fake), parts={"g_d_fake": tf.sigmoid(fake)})
+
+    return AdversarialLoss("minimax", _sigmoid_discriminator, generator)
+
+
+def _critic_parts(real: tf.Tensor, fake: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"d_real": real, "d_fake": fake}
+
+
+@configurable
+def wgan() -> AdversarialLoss:
+    """Wasserstein loss (Arjovsky et al. 2017). D (critic): fake - real; G: -fake.
+
+    The critic must be kept Lipschitz: use loss=wgan_gp (gradient penalty) or a spectrally
+    normalized discriminator. Logged: `d_wasserstein` = real - fake, the distance estimate.
+    """
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        return LossTerms(
+            loss=fake - real, parts={**_critic_parts(real, fake), "d_wasserstein": real - fake}
+        )
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        fake = _flat(fake_logits)
+        return LossTerms(loss=-fake, parts={"g_d_fake": fake})
+
+    return AdversarialLoss("wgan", discriminator, generator)
+
+
+@configurable
+def hinge() -> AdversarialLoss:
+    """Hinge loss (Lim & Ye 2017; SN-GAN, BigGAN). D: relu(1 - real) + relu(1 + fake); G: -fake."""
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        loss_real, loss_fake = tf.nn.relu(1.0 - real), tf.nn.relu(1.0 + fake)
+        return LossTerms(
+            loss=loss_real + loss_fake,
+            parts={**_critic_parts(real, fake), "d_loss_real": loss_real, "d_loss_fake": loss_fake},
+        )
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        fake = _flat(fake_logits)
+        return LossTerms(loss=-fake, parts={"g_d_fake": fake})
+
+    return AdversarialLoss("hinge", discriminator, generator)
+
+
+@configurable
+def least_squares() -> AdversarialLoss:
+    """LSGAN (Mao et al. 2017) with the 0-1-1 coding: D pushes real to 1 and fake to 0.
+
+    D: (real - 1)^2 / 2 + fake^2 / 2. G: (fake - 1)^2 / 2. D's output is used as is (no sigmoid).
+    """
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        loss_real, loss_fake = 0.5 * tf.square(real - 1.0), 0.5 * tf.square(fake)
+        return LossTerms(
+            loss=loss_real + loss_fake,
+            parts={**_critic_parts(real, fake), "d_loss_real": loss_real, "d_loss_fake": loss_fake},
+        )
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        fake = _flat(fake_logits)
+        return LossTerms(loss=0.5 * tf.square(fake - 1.0), parts={"g_d_fake": fake})
+
+    return AdversarialLoss("least_squares", discriminator, generator)
+
+
+@configurable
+def relativistic_average() -> AdversarialLoss:
+    """Relativistic average GAN, RaSGAN (Jolicoeur-Martineau 2019).
+
+    With r_i, f_i the logits and mean_r, mean_f their batch means:
+    D: softplus(-(r_i - mean_f)) + softplus(f_i - mean_r)   (real "more real" than fake on average)
+    G: softplus(-(f_i - mean_r)) + softplus(r_i - mean_f)   (the same game with roles swapped)
+    Example i pairs real i with fake i; the means are over this replica's batch.
+    """
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        real_rel = real - tf.reduce_mean(fake)
+        fake_rel = fake - tf.reduce_mean(real)
+        return LossTerms(
+            loss=tf.nn.softplus(-real_rel) + tf.nn.softplus(fake_rel),
+            parts=_probability_parts(real_rel, fake_rel),
+        )
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        if real_logits is None:
+            raise ValueError("relativistic_average needs D's logits on real images in the G phase")
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        real_rel = real - tf.reduce_mean(fake)
+        fake_rel = fake - tf.reduce_mean(real)
+        return LossTerms(
+            loss=tf.nn.softplus(-fake_rel) + tf.nn.softplus(real_rel),
+            parts={"g_d_fake": tf.sigmoid(fake_rel)},
+        )
+
+    return AdversarialLoss(
+        "relativistic_average", discriminator, generator, generator_needs_real=True
+    )
+
+
+def classification(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """ACGAN's auxiliary classifier loss: per-example cross-entropy (B,) of labels int (B,)."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(tf.reshape(labels, [-1]), tf.int32),
+        logits=tf.cast(class_logits, tf.float32),
+    )

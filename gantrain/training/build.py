@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from gantrain.config import RunConfig, build
 from gantrain.data.base import DatasetSpec
@@ -11,6 +12,7 @@ from gantrain.losses.adversarial import AdversarialLoss
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
 from gantrain.training.state import GANState
+from gantrain.training.step import TrainStep
 
 
 def build_generator(run: RunConfig, spec: DatasetSpec) -> keras.Model:
@@ -42,6 +44,29 @@ def build_discriminator(run: RunConfig, spec: DatasetSpec) -> keras.Model:
     )
 
 
+def check_conditioning_pair(
+    run: RunConfig, generator: keras.Model, discriminator: keras.Model
+) -> None:
+    """A class-conditional generator needs a discriminator that uses labels, and vice versa."""
+    g_conditional = int(getattr(generator, "num_classes", 0)) > 0
+    d_conditional = (
+        int(getattr(discriminator, "num_classes", 0)) > 0
+        or int(getattr(discriminator, "auxiliary_classes", 0)) > 0
+    )
+    if g_conditional and not d_conditional:
+        raise ConfigError(
+            f"generator={run.generator._target_} is class-conditional, but discriminator="
+            f"{run.discriminator._target_} ignores labels, so nothing teaches G the classes; "
+            "use discriminator=dcgan_projection or acgan (or set discriminator.conditioning)."
+        )
+    if d_conditional and not g_conditional:
+        raise ConfigError(
+            f"discriminator={run.discriminator._target_} is class-conditional, but generator="
+            f"{run.generator._target_} takes no labels; use a conditional generator such as "
+            "generator=cdcgan (or set generator.conditioning)."
+        )
+
+
 def build_loss(run: RunConfig) -> AdversarialLoss:
     loss = build(run.loss, "loss")
     if not isinstance(loss, AdversarialLoss):
@@ -58,18 +83,22 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     discriminator = build_discriminator(run, spec)
     check_float32_outputs(generator, "generator")
     check_float32_outputs(discriminator, "discriminator")
-    precision = run.trainer.precision
+    check_conditioning_pair(run, generator, discriminator)
+    precision, total_steps = run.trainer.precision, run.trainer.max_steps
     return GANState(
         generator=generator,
         discriminator=discriminator,
         g_optimizer=with_loss_scaling(
-            build(run.optimizer_generator, "optimizer.generator"), precision
+            build(run.optimizer_generator, "optimizer.generator", total_steps=total_steps),
+            precision,
         ),
         d_optimizer=with_loss_scaling(
-            build(run.optimizer_discriminator, "optimizer.discriminator"), precision
+            build(run.optimizer_discriminator, "optimizer.discriminator", total_steps=total_steps),
+            precision,
         ),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
+        generator_ema=build_generator(run, spec) if run.trainer.ema_decay else None,
     )
 
 
@@ -83,4 +112,24 @@ def build_sampler(run: RunConfig, spec: DatasetSpec, generator: keras.Model) -> 
         build_generator(run, spec),
         standing_stats=run.trainer.standing_stats,
         seed=run.trainer.seed,
+    )
+
+
+def build_train_step(
+    run: RunConfig, state: GANState, strategy: tf.distribute.Strategy, batch_size: int
+) -> TrainStep:
+    """The compiled train step with the run's trainer options (n_critic, EMA, ...)."""
+    trainer = run.trainer
+    return TrainStep(
+        state,
+        build_loss(run),
+        strategy,
+        global_batch_size=batch_size,
+        steps_per_loop=trainer.steps_per_loop,
+        n_critic=trainer.n_critic,
+        clip_norm=trainer.clip_grad_norm,
+        augment=trainer.augment,
+        ema_decay=trainer.ema_decay,
+        ema_start=trainer.ema_start,
+        jit_compile=trainer.jit_compile,
     )

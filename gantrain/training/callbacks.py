@@ -80,7 +80,7 @@ class MetricsLogger(Callback):
         *,
         every: int,
         batch_size: int,
-        steps_per_epoch: int,
+        steps_per_epoch: float,
         start_step: int,
     ) -> None:
         self.state = state
@@ -194,7 +194,10 @@ class ProgressBar(Callback):
 
 
 class SampleGrid(Callback):
-    """The fixed latent grid through the sampling generator -> samples/step_NNNNNN.png + TB."""
+    """The fixed latent grid through the sampling generator -> samples/step_NNNNNN.png + TB.
+
+    Class-conditional generators draw one row per class (see `GANState.grid_labels`).
+    """
 
     def __init__(
         self,
@@ -215,7 +218,8 @@ class SampleGrid(Callback):
 
     def on_step(self, progress: Progress) -> None:
         self.sampler.refresh()
-        grid = make_grid(self.sampler.generate(self.state.grid_z), columns=self.columns)
+        images = self.sampler.generate(self.state.grid_z, self.state.grid_labels)
+        grid = make_grid(images, columns=self.columns)
         save_png(grid, self.directory / f"step_{progress.step:06d}.png")
         self.tensorboard.image("samples", grid, progress.step)
 

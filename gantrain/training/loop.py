@@ -30,7 +30,7 @@ from gantrain.eval.callback import build_eval_callback, eval_settings_for
 from gantrain.logging.hparams import run_hparams
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
-from gantrain.training.build import build_loss, build_sampler, build_state
+from gantrain.training.build import build_sampler, build_state, build_train_step
 from gantrain.training.callbacks import (
     Callback,
     Checkpointer,
@@ -122,8 +122,8 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
 
     data = run.dataset.load()
     spec = data.spec
-    per_epoch = steps_per_epoch(spec.num_examples, trainer.batch_size)
-    loss = build_loss(run)
+    # A step reads n_critic batches, so an epoch takes fewer (generator) steps.
+    per_epoch = steps_per_epoch(spec.num_examples, trainer.batch_size) / trainer.n_critic
     with strategy.scope():
         state = build_state(run, spec)
     chief = is_chief(strategy)
@@ -153,19 +153,17 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
     dataset = distribute_dataset(
         strategy,
         lambda: train_dataset(
-            data, batch_size=trainer.batch_size, seed=trainer.seed, start_step=start_step
+            data,
+            batch_size=trainer.batch_size,
+            seed=trainer.seed,
+            start_step=start_step * trainer.n_critic,
         ),
         trainer.batch_size,
     )
     iterator = iter(dataset)
-    step_fn = TrainStep(
-        state,
-        loss,
-        strategy,
-        global_batch_size=trainer.batch_size,
-        steps_per_loop=trainer.steps_per_loop,
-        jit_compile=trainer.jit_compile,
-    )
+    step_fn = build_train_step(run, state, strategy, trainer.batch_size)
+    # Samples come from the EMA generator when there is one.
+    sampled = state.generator if state.generator_ema is None else state.generator_ema
     callbacks: list[Callback] = []
     evaluation = None
     if not chief:
@@ -194,7 +192,7 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
             ),
             SampleGrid(
                 state,
-                build_sampler(run, spec, state.generator),
+                build_sampler(run, spec, sampled),
                 tensorboard,
                 run_dir / "samples",
                 every=trainer.sample_every,
@@ -208,7 +206,7 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
             )
             callbacks.append(evaluation)
     log.info(
-        "training %s on %s (%d images, %d steps per epoch) from step %d to %d, batch %d, "
+        "training %s on %s (%d images, %.0f steps per epoch) from step %d to %d, batch %d, "
         "%d replica(s), %s%s; run dir %s",
         state.generator.name,
         spec.name,

@@ -5,9 +5,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gantrain.optim import bind_schedule
+from gantrain.training.ema import check_twins
+
 # Second word of the stateless seed of the fixed sample grid; training latents use
-# [seed, 8 * step + phase] with step >= 0, so they never collide with it.
+# [seed, slots * step + slot] with step >= 0, so they never collide with it.
 GRID_SEED_WORD = -1
+# Sample grids of class-conditional generators have one row per class, for at most this many.
+MAX_GRID_CLASSES = 32
 
 
 def seed_generator_states(model: keras.Model) -> list[tf.Variable]:
@@ -38,6 +43,12 @@ class GANState:
     Build it inside `strategy.scope()`. Optimizers are built right away
     (`optimizer.build(model.trainable_variables)`): Keras 3 creates slot variables lazily,
     which breaks restores and MirroredStrategy otherwise (keras#19321).
+
+    `generator_ema` (None unless EMA is on) is a twin of the generator holding the moving
+    average of its weights; it starts as a copy and is checkpointed as `generator_ema`.
+    The sample grid is `grid_z` with `grid_labels` (None for unconditional generators): a
+    class-conditional grid has one row per class (up to MAX_GRID_CLASSES) and the same
+    `grid_size` latents in every row, so a column shows one latent across classes.
     """
 
     def __init__(
@@ -49,8 +60,14 @@ class GANState:
         d_optimizer: keras.optimizers.Optimizer,
         seed: int,
         grid_size: int,
+        generator_ema: keras.Model | None = None,
     ) -> None:
         self.generator = generator
+        self.generator_ema = generator_ema
+        if generator_ema is not None:
+            check_twins(generator_ema, generator)
+            for target, value in zip(generator_ema.weights, generator.weights, strict=True):
+                target.assign(value)
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
@@ -66,17 +83,22 @@ class GANState:
             name="step",
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
         )
+        for optimizer in (g_optimizer, d_optimizer):
+            bind_schedule(optimizer, self.step)
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
         # Wall-clock seconds spent training over all launches of the run.
         self.elapsed_sec = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")
-        self.grid_z = tf.Variable(
-            tf.random.stateless_normal(
-                [grid_size * grid_size, self.latent_dim],
-                seed=tf.constant([seed, GRID_SEED_WORD], tf.int64),
-            ),
-            trainable=False,
-            name="grid_z",
+        rows = min(self.num_classes, MAX_GRID_CLASSES) if self.num_classes else grid_size
+        z = tf.random.stateless_normal(
+            [grid_size if self.num_classes else rows * grid_size, self.latent_dim],
+            seed=tf.constant([seed, GRID_SEED_WORD], tf.int64),
         )
+        if self.num_classes:
+            z = tf.tile(z, [rows, 1])
+        self.grid_z = tf.Variable(z, trainable=False, name="grid_z")
+        self.grid_labels = None
+        if self.num_classes:
+            self.grid_labels = tf.repeat(tf.range(rows, dtype=tf.int32), grid_size)
         self.rng_states = seed_generator_states(generator) + seed_generator_states(discriminator)
         # Updates not applied because their loss was NaN/inf, and the last step that had one
         # (gantrain/training/nonfinite.py). Replicas decide together, so count once.
@@ -97,7 +119,9 @@ class GANState:
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """A checkpoint over every part of the state."""
+        extra = {} if self.generator_ema is None else {"generator_ema": self.generator_ema}
         return tf.train.Checkpoint(
+            **extra,
             generator=self.generator,
             discriminator=self.discriminator,
             g_optimizer=self.g_optimizer,

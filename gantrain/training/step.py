@@ -1,25 +1,30 @@
-"""The compiled train step: D phase then G phase, `steps_per_loop` steps per tf.function call.
+"""The compiled train step: its phases in order, `steps_per_loop` steps per tf.function call.
 
-The step changes only variables `GANState` owns, returns a dict of scalar tensors and does no
-I/O. Latents are drawn with stateless RNG keyed by (seed, step, phase) for the *global* batch,
-and each replica takes its slice, so a run's random stream does not depend on the number of
+A step runs D `n_critic` times (each on its own real batch), a lazy regularization phase on
+the steps it is due, then G (see phases.py), then updates the generator's EMA. It changes only
+variables `GANState` owns, returns a dict of scalar tensors and does no I/O. Latents, labels
+and augmentations are drawn statelessly from (seed, step, slot) for the *global* batch, and
+each replica takes its slice, so a run's random stream does not depend on the number of
 replicas and resumes exactly from the step counter.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
+import keras
 import tensorflow as tf
 
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
 from gantrain.training import precision
+from gantrain.training.ema import update_ema
 from gantrain.training.nonfinite import apply_if_finite
+from gantrain.training.phases import Phase, PhaseLosses, build_phases, slots_per_step
 from gantrain.training.state import GANState
 from gantrain.training.xla import compile_error, compiled
 
 Metrics = dict[str, tf.Tensor]
-
-# Phases of one step, as the second word of the stateless latent seed: 8 * step + phase.
-PHASE_D, PHASE_G = 0, 1
 
 
 class TrainStep:
@@ -27,7 +32,10 @@ class TrainStep:
 
     `global_batch_size` is the batch over all replicas; per-example losses are averaged over
     it with `tf.nn.compute_average_loss`, so summing the replicas' values gives the global mean
-    under any strategy (and the plain mean under the default one).
+    under any strategy (and the plain mean under the default one). Each step reads
+    `batches_per_step` (= n_critic) batches from the iterator. `clip_norm` > 0 clips each
+    update's gradients to that global norm; `augment` is a DiffAugment policy; `ema_decay` > 0
+    needs `state.generator_ema`; `jit_compile` XLA-compiles each phase's per-replica update.
     """
 
     def __init__(
@@ -38,6 +46,11 @@ class TrainStep:
         *,
         global_batch_size: int,
         steps_per_loop: int,
+        n_critic: int = 1,
+        clip_norm: float = 0.0,
+        augment: Sequence[str] = (),
+        ema_decay: float = 0.0,
+        ema_start: int = 0,
         jit_compile: bool = False,
     ) -> None:
         self.state = state
@@ -45,9 +58,34 @@ class TrainStep:
         self.strategy = strategy
         self.global_batch_size = global_batch_size
         self.steps_per_loop = steps_per_loop
+        self.batches_per_step = n_critic
+        self.clip_norm = clip_norm
+        self.ema = (ema_decay, ema_start) if ema_decay else None
+        if self.ema and state.generator_ema is None:
+            raise ValueError("ema_decay > 0 needs a GANState built with a generator_ema")
+        losses = PhaseLosses(
+            state,
+            loss,
+            global_batch_size=global_batch_size,
+            slots_per_step=slots_per_step(n_critic),
+            augment=augment,
+        )
+        self.phases = build_phases(state, losses, n_critic=n_critic)
         self.jit_compile = jit_compile
-        # XLA compiles the per-replica step only: the iterator read around it is no XLA op.
-        self._replica_fn = compiled(self._replica_step, jit_compile)
+        # XLA compiles the per-replica updates only: the iterator reads and the loops around
+        # them are no XLA ops.
+        self._replica_fns = {
+            phase.name: compiled(functools.partial(self._update_once, phase), jit_compile)
+            for phase in self.phases
+        }
+        # Metrics of phases that do not run every step show their value from the last step
+        # they ran (not checkpointed: 0 after a resume until the phase runs again).
+        self._held = {
+            name: tf.Variable(0.0, trainable=False, name=f"held_{name}")
+            for phase in self.phases
+            if phase.interval > 1
+            for name in phase.metric_names
+        }
         # With one step per call there is no inner loop at all: nothing to pay for it.
         self._function = tf.function(self._one_step if steps_per_loop == 1 else self._many_steps)
 
@@ -65,11 +103,19 @@ class TrainStep:
     # -- compiled parts ------------------------------------------------------------------
 
     def _one_step(self, iterator: tf.distribute.DistributedIterator) -> Metrics:
-        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator),))
-        return {
-            name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for name, value in per_replica.items()
-        }
+        first_batch = next(iterator)
+        metrics: Metrics = {}
+        for phase in self.phases:
+            metrics.update(self._run_phase(phase, iterator, first_batch))
+        # Cross-replica context: one assignment updates every replica's copy.
+        self.state.step.assign_add(1)
+        if self.ema:
+            decay, start = self.ema
+            state = self.state
+            update_ema(
+                state.generator_ema, state.generator, decay=decay, step=state.step, start=start
+            )
+        return self._hold_lazy_metrics(metrics)
 
     def _many_steps(
         self, iterator: tf.distribute.DistributedIterator, num_steps: tf.Tensor
@@ -79,14 +125,19 @@ class TrainStep:
             metrics = self._one_step(iterator)
         return metrics
 
-    def _latents(self, phase: int) -> tf.Tensor:
-        """This replica's slice of the global batch of latents for `phase` of the current step."""
-        seed = tf.stack([self.state.seed, 8 * self.state.step + phase])
-        z = tf.random.stateless_normal([self.global_batch_size, self.state.latent_dim], seed=seed)
-        context = tf.distribute.get_replica_context()
-        per_replica = self.global_batch_size // context.num_replicas_in_sync
-        start = context.replica_id_in_sync_group * per_replica
-        return z[start : start + per_replica]
+    def _hold_lazy_metrics(self, metrics: Metrics) -> Metrics:
+        if not self._held:
+            return metrics
+        ran_at = self.state.step - 1  # the step counter has moved past the step that ran
+        for phase in self.phases:
+            if phase.interval == 1:
+                continue
+            due = tf.equal(ran_at % phase.interval, 0)
+            for name in phase.metric_names:
+                held = self._held[name]
+                held.assign(tf.where(due, metrics[name], held))
+                metrics[name] = held.read_value()
+        return metrics
 
     def _average(self, terms: LossTerms, prefix: str) -> tuple[tf.Tensor, Metrics]:
         loss = tf.nn.compute_average_loss(terms.loss, global_batch_size=self.global_batch_size)
@@ -119,34 +170,65 @@ class TrainStep:
         variables = model.trainable_variables
         # Scaled by the loss scale under mixed_float16; apply_gradients unscales (precision.py).
         grads = precision.gradients(tape, loss, variables, optimizer)
+        if self.clip_norm:
+            grads = self._clip(grads, optimizer)
+        # A penalty-only phase leaves some variables without a gradient (D's last bias in R1).
+        kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         # Not applied when `loss` is NaN/inf on any replica (trainer.on_nan, nonfinite.py).
-        apply_if_finite(self.state, loss, optimizer, grads, variables)
+        apply_if_finite(self.state, loss, optimizer, [g for g, _ in kept], [v for _, v in kept])
 
-    def _discriminator_phase(self, batch: dict[str, tf.Tensor]) -> Metrics:
-        G, D = self.state.generator, self.state.discriminator
-        fake = G(self._latents(PHASE_D), training=True)
-        with tf.GradientTape() as tape:
-            real_logits = D(batch["image"], training=True)
-            fake_logits = D(fake, training=True)
-            loss, metrics = self._average(self.loss.discriminator(real_logits, fake_logits), "d")
-            loss += self._regularization(D)
-        self._update(tape, loss, D, self.state.d_optimizer)
+    def _clip(self, grads: list, optimizer: tf.keras.optimizers.Optimizer) -> list:
+        """Clip to `clip_norm` (global norm). Loss-scaled gradients are clipped at the scaled
+        norm, which clips the true gradient at `clip_norm`; an overflow stays non-finite, so
+        the loss-scale optimizer still skips it. Per replica: with several replicas this
+        clips each replica's share of the summed gradient."""
+        limit = tf.constant(self.clip_norm, tf.float32)
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            limit *= tf.cast(tf.convert_to_tensor(optimizer.dynamic_scale), tf.float32)
+        clipped, _ = tf.clip_by_global_norm(grads, limit)
+        return clipped
+
+    def _update_once(self, phase: Phase, batch: dict[str, tf.Tensor], slot) -> Metrics:
+        """One update of `phase.model` on this replica's part of `batch`."""
+        # Watch only the updated model: the other model's forward pass (G inside the D phase)
+        # is not recorded, as if it ran outside the tape.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([v.value for v in phase.model.trainable_variables])
+            terms = phase.loss(batch, slot)
+            loss, metrics = self._average(terms, phase.prefix)
+            loss += self._regularization(phase.model)
+        self._update(tape, loss, phase.model, phase.optimizer)
         return metrics
 
-    def _generator_phase(self, batch: dict[str, tf.Tensor]) -> Metrics:
-        G, D = self.state.generator, self.state.discriminator
-        with tf.GradientTape() as tape:
-            fake_logits = D(G(self._latents(PHASE_G), training=True), training=True)
-            real_logits = None
-            if self.loss.generator_needs_real:
-                real_logits = D(batch["image"], training=True)
-            loss, metrics = self._average(self.loss.generator(fake_logits, real_logits), "g")
-            loss += self._regularization(G)
-        self._update(tape, loss, G, self.state.g_optimizer)
+    def _update_on_replicas(self, phase: Phase, batch, slot) -> Metrics:
+        slot = tf.cast(slot, tf.int64)  # a tensor always: one trace per phase, XLA or not
+        per_replica = self.strategy.run(self._replica_fns[phase.name], (batch, slot))
+        return {
+            name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in per_replica.items()
+        }
+
+    def _updates(self, phase: Phase, iterator, first_batch) -> Metrics:
+        """`phase.repeats` updates of `phase.model`; the metrics of the last one.
+
+        The first update reads the step's first batch, later ones (n_critic) read a batch
+        each. They run in a graph loop, so n_critic=5 traces two D updates, not five.
+        """
+        metrics = self._update_on_replicas(phase, first_batch, phase.first_slot)
+        if phase.repeats > 1:
+            for repeat in tf.range(1, phase.repeats):
+                metrics = self._update_on_replicas(phase, next(iterator), phase.first_slot + repeat)
         return metrics
 
-    def _replica_step(self, batch: dict[str, tf.Tensor]) -> Metrics:
-        metrics = self._discriminator_phase(batch)
-        metrics.update(self._generator_phase(batch))
-        self.state.step.assign_add(1)
-        return metrics
+    def _run_phase(self, phase: Phase, iterator, first_batch) -> Metrics:
+        # Control flow stays in the cross-replica context, around `strategy.run`: under
+        # MirroredStrategy a synchronization point (the gradient all-reduce) may not sit
+        # inside a loop or a condition within the replica function.
+        if phase.interval == 1:
+            return self._updates(phase, iterator, first_batch)
+        due = tf.equal(self.state.step % phase.interval, 0)
+        return tf.cond(
+            due,
+            lambda: self._updates(phase, iterator, first_batch),
+            lambda: {name: tf.constant(0.0) for name in phase.metric_names},
+        )

@@ -58,5 +58,9 @@ def test_wheel_install_finds_configs(tmp_path: Path, tiny_mnist: Path) -> None:
         [sys.executable, "-m", "gantrain", "train", "--help"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
-    assert "dataset: mnist" in listing.stdout and "optimizer: adam" in listing.stdout
+    groups = dict(
+        line.split(": ", 1) for line in listing.stdout.splitlines() if ": " in line and "," in line
+    )
+    assert "mnist" in groups["dataset"].split(", ") and "optimizer: adam" in listing.stdout
+    assert "cgan_mnist" in groups["experiment"].split(", ")
     assert "hparams_search: dcgan_mnist" in listing.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gantrain.losses.adversarial import non_saturating
@@ -51,3 +52,126 @@ def test_loss_is_stable_for_large_logits() -> None:
     terms = non_saturating().discriminator(tf.constant([[100.0]]), tf.constant([[-100.0]]))
     assert np.isfinite(terms.loss.numpy()).all()
     assert terms.loss.numpy()[0] < 1e-30
+
+
+# -- the other adversarial losses, on logits real = [0, 2], fake = [0, -1] -------------------
+
+REAL = tf.constant([[0.0], [2.0]])
+FAKE = tf.constant([[0.0], [-1.0]])
+
+
+def _softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+def test_minimax_generator_is_log_one_minus_d_of_fake() -> None:
+    from gantrain.losses.adversarial import minimax
+
+    terms = minimax().generator(FAKE, None)
+    # log(1 - sigmoid(f)): log(0.5) and log(1 - 1/(1+e)) = log(e/(1+e))
+    expected = [math.log(0.5), math.log(math.e / (1 + math.e))]
+    np.testing.assert_allclose(terms.loss.numpy(), expected, rtol=1e-6)
+    d = minimax().discriminator(REAL, FAKE).loss.numpy()
+    np.testing.assert_allclose(d, non_saturating().discriminator(REAL, FAKE).loss.numpy())
+
+
+def test_wgan_is_the_difference_of_critic_values() -> None:
+    from gantrain.losses.adversarial import wgan
+
+    loss = wgan()
+    d = loss.discriminator(REAL, FAKE)
+    np.testing.assert_allclose(d.loss.numpy(), [0.0 - 0.0, -1.0 - 2.0])
+    np.testing.assert_allclose(d.parts["d_wasserstein"].numpy(), [0.0, 3.0])
+    np.testing.assert_allclose(loss.generator(FAKE, None).loss.numpy(), [0.0, 1.0])
+
+
+def test_hinge() -> None:
+    from gantrain.losses.adversarial import hinge
+
+    loss = hinge()
+    # relu(1 - r) + relu(1 + f): (1 + 1, 0 + 0)
+    np.testing.assert_allclose(loss.discriminator(REAL, FAKE).loss.numpy(), [2.0, 0.0])
+    np.testing.assert_allclose(
+        loss.discriminator(tf.constant([0.5]), tf.constant([-0.25])).loss.numpy(), [1.25]
+    )
+    np.testing.assert_allclose(loss.generator(FAKE, None).loss.numpy(), [0.0, 1.0])
+
+
+def test_least_squares() -> None:
+    from gantrain.losses.adversarial import least_squares
+
+    loss = least_squares()
+    # (r - 1)^2 / 2 + f^2 / 2: (0.5 + 0, 0.5 + 0.5)
+    np.testing.assert_allclose(loss.discriminator(REAL, FAKE).loss.numpy(), [0.5, 1.0])
+    # (f - 1)^2 / 2: (0.5, 2)
+    np.testing.assert_allclose(loss.generator(FAKE, None).loss.numpy(), [0.5, 2.0])
+
+
+def test_relativistic_average() -> None:
+    from gantrain.losses.adversarial import relativistic_average
+
+    loss = relativistic_average()
+    assert loss.generator_needs_real
+    mean_r, mean_f = 1.0, -0.5
+    d = loss.discriminator(REAL, FAKE).loss.numpy()
+    expected_d = [
+        _softplus(-(0.0 - mean_f)) + _softplus(0.0 - mean_r),
+        _softplus(-(2.0 - mean_f)) + _softplus(-1.0 - mean_r),
+    ]
+    np.testing.assert_allclose(d, expected_d, rtol=1e-6)
+    g = loss.generator(FAKE, REAL).loss.numpy()
+    expected_g = [
+        _softplus(-(0.0 - mean_r)) + _softplus(0.0 - mean_f),
+        _softplus(-(-1.0 - mean_r)) + _softplus(2.0 - mean_f),
+    ]
+    np.testing.assert_allclose(g, expected_g, rtol=1e-6)
+
+
+def test_classification_is_softmax_cross_entropy() -> None:
+    from gantrain.losses.adversarial import classification
+
+    logits = tf.constant([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    got = classification(logits, tf.constant([1, 0])).numpy()
+    expected = [math.log(3.0), -math.log(math.exp(2) / (math.exp(2) + 2))]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_every_loss_takes_the_penalty_and_class_weight_options() -> None:
+    from gantrain.losses.adversarial import hinge, wgan
+
+    loss = wgan(gp_weight=10.0)
+    assert loss.name == "wgan+gradient_penalty"
+    assert [(p.kind, p.weight, p.interval) for p in loss.penalties] == [
+        ("gradient_penalty", 10.0, 1)
+    ]
+    r1 = hinge(r1_gamma=10.0, penalty_interval=16, class_weight_generator=0.1)
+    assert [(p.kind, p.weight, p.interval) for p in r1.penalties] == [("r1", 5.0, 16)]
+    assert r1.class_weight_generator == 0.1 and r1.class_weight_discriminator == 1.0
+    assert non_saturating().penalties == ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gp_weight": -1.0}, "loss.gp_weight=-1.0"),
+        ({"class_weight_generator": -0.5}, "loss.class_weight_generator=-0.5"),
+        ({"penalty_interval": 0}, "loss.penalty_interval=0"),
+    ],
+)
+def test_loss_options_reject_bad_values(kwargs: dict, message: str) -> None:
+    from gantrain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=None) as info:
+        non_saturating(**kwargs)
+    assert message in str(info.value)
+
+
+def test_loss_configs_accept_options_from_the_command_line() -> None:
+    from gantrain.config import load_run_config
+    from gantrain.training.build import build_loss
+    from tests.conftest import compose_config
+
+    loss = build_loss(load_run_config(compose_config(overrides=["loss=hinge", "loss.r1_gamma=4"])))
+    assert loss.name == "hinge+r1" and loss.penalties[0].weight == 2.0
+    default = compose_config(overrides=["+loss.gp_weight=5"])
+    assert build_loss(load_run_config(default)).name == "non_saturating+gradient_penalty"

@@ -1,0 +1,256 @@
+"""Train-step features on tiny models: n_critic, lazy penalties, clipping, EMA, DiffAugment,
+conditional models, and exact resume with all of them on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantrain.config import load_run_config
+from gantrain.data.pipeline import train_dataset
+from gantrain.errors import ConfigError
+from gantrain.logging.stats import read_jsonl
+from gantrain.tasks.sample import load_sampler
+from gantrain.training.build import build_generator, build_state, build_train_step
+from gantrain.training.loop import train
+from tests.conftest import compose_config
+
+CONDITIONAL = ["generator=cdcgan", "discriminator=dcgan_projection"]
+
+
+def _setup(tiny_overrides: list[str], *overrides: str):
+    run = load_run_config(compose_config(overrides=[*tiny_overrides, *overrides]))
+    data = run.dataset.load()
+    strategy = tf.distribute.get_strategy()
+    state = build_state(run, data.spec)
+    step = build_train_step(run, state, strategy, run.trainer.batch_size)
+    iterator = iter(_batches(data, run))
+    return state, step, iterator
+
+
+def _batches(data, run) -> tf.data.Dataset:
+    return train_dataset(data, batch_size=run.trainer.batch_size, seed=0)
+
+
+def test_n_critic_updates_d_on_its_own_batches(tiny_overrides) -> None:
+    state, step, iterator = _setup(tiny_overrides, "trainer.n_critic=3")
+    assert step.batches_per_step == 3
+    for _ in range(2):
+        step(iterator, 1)
+    assert int(state.d_optimizer.iterations.numpy()) == 6
+    assert int(state.g_optimizer.iterations.numpy()) == 2
+    # The iterator moved 6 batches: the next one is batch 6 of the same order.
+    run = load_run_config(compose_config(overrides=tiny_overrides))
+    reference = iter(_batches(run.dataset.load(), run))
+    for _ in range(6):
+        next(reference)
+    np.testing.assert_array_equal(next(iterator)["image"].numpy(), next(reference)["image"].numpy())
+
+
+def test_lazy_penalty_is_its_own_phase_every_interval(tiny_overrides) -> None:
+    state, step, iterator = _setup(tiny_overrides, "loss=r1", "loss.penalty_interval=2")
+    assert [p.name for p in step.phases] == [
+        "discriminator",
+        "discriminator_regularization",
+        "generator",
+    ]
+    records = [{k: float(v) for k, v in step(iterator, 1).items()} for _ in range(4)]
+    # D: 4 regular updates + 2 lazy ones (steps 0 and 2).
+    assert int(state.d_optimizer.iterations.numpy()) == 6
+    assert "d_r1" not in records[0] or records[0]["d_r1"] > 0
+    assert all(r["d_r1"] > 0 and r["d_reg_loss"] > 0 for r in records)
+    # Steps 1 and 3 did not run the phase: they repeat the value of steps 0 and 2.
+    assert records[1]["d_r1"] == records[0]["d_r1"]
+    assert records[3]["d_r1"] == records[2]["d_r1"]
+
+
+def test_penalty_every_step_is_part_of_the_d_loss(tiny_overrides) -> None:
+    state, step, iterator = _setup(
+        tiny_overrides, "loss=wgan_gp", "discriminator.dropout=0.0", "trainer.n_critic=2"
+    )
+    assert [p.name for p in step.phases] == ["discriminator", "generator"]
+    metrics = step(iterator, 1)
+    assert float(metrics["d_gradient_penalty"]) > 0
+    assert int(state.d_optimizer.iterations.numpy()) == 2
+
+
+def test_gradient_clipping_bounds_the_applied_gradient(tiny_overrides) -> None:
+    _, step, _ = _setup(tiny_overrides, "trainer.clip_grad_norm=0.001")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    kernel = model.trainable_variables[0]
+    kernel.assign([[1.0], [1.0]])
+    optimizer = keras.optimizers.SGD(learning_rate=1.0)
+    x = tf.constant([[3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x))  # gradient (3, 4), norm 5
+    step._update(tape, loss, model, optimizer)
+    # SGD with lr 1 moves by the clipped gradient: (3, 4) / 5 * 0.001
+    np.testing.assert_allclose(kernel.numpy()[:, 0], [1 - 0.0006, 1 - 0.0008], rtol=1e-5)
+
+
+def test_ema_follows_the_generator_from_its_start_step(tiny_overrides) -> None:
+    state, step, iterator = _setup(tiny_overrides, "trainer.ema_decay=0.5", "trainer.ema_start=2")
+    step(iterator, 1)  # step 1 < start: a copy
+    for ema, weight in zip(state.generator_ema.weights, state.generator.weights, strict=True):
+        np.testing.assert_array_equal(ema.numpy(), weight.numpy())
+    before = [w.numpy().copy() for w in state.generator_ema.trainable_weights]
+    step(iterator, 1)  # step 2: averaging
+    for ema, old, weight in zip(
+        state.generator_ema.trainable_weights,
+        before,
+        state.generator.trainable_weights,
+        strict=True,
+    ):
+        np.testing.assert_allclose(
+            ema.numpy(), 0.5 * old + 0.5 * weight.numpy(), rtol=1e-5, atol=1e-7
+        )
+
+
+def test_diffaugment_conditional_and_acgan_steps_run(tiny_overrides) -> None:
+    _, step, iterator = _setup(
+        tiny_overrides, *CONDITIONAL, "trainer.augment=[color,translation,cutout]"
+    )
+    assert np.isfinite(float(step(iterator, 1)["d_loss"]))
+    _, step, iterator = _setup(tiny_overrides, "generator=cdcgan", "discriminator=acgan")
+    metrics = step(iterator, 1)
+    assert {"d_class_loss", "d_class_accuracy", "g_class_loss"} <= set(metrics)
+    _, step, iterator = _setup(tiny_overrides, "loss=relativistic_average")
+    assert np.isfinite(float(step(iterator, 1)["g_loss"]))
+
+
+def test_conditional_generator_needs_a_conditional_discriminator(tiny_overrides) -> None:
+    with pytest.raises(ConfigError, match="ignores labels"):
+        _setup(tiny_overrides, "generator=cdcgan")
+    with pytest.raises(ConfigError, match="takes no labels"):
+        _setup(tiny_overrides, "discriminator=acgan")
+
+
+def test_sample_grid_of_a_conditional_model_has_a_row_per_class(tiny_overrides) -> None:
+    state, _, _ = _setup(tiny_overrides, *CONDITIONAL)
+    grid = 4  # logging.sample_grid in the tiny overrides
+    assert state.grid_z.shape == (10 * grid, 16)
+    assert state.grid_labels.numpy().tolist() == [c for c in range(10) for _ in range(grid)]
+    # Every row uses the same latents, so a column shows one latent across the classes.
+    np.testing.assert_array_equal(
+        state.grid_z.numpy()[:grid], state.grid_z.numpy()[grid : 2 * grid]
+    )
+
+
+@pytest.mark.slow
+def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -> None:
+    features = [
+        *tiny_overrides,
+        *CONDITIONAL,
+        "trainer.n_critic=2",
+        "trainer.ema_decay=0.9",
+        "trainer.augment=[color,translation,cutout]",
+        "+loss.r1_gamma=1.0",
+        "+loss.penalty_interval=2",
+        "optimizer.generator.schedule=linear",
+        "trainer.log_every=1",
+        "trainer.sample_every=2",
+        "trainer.checkpoint_every=2",
+    ]
+
+    def run(run_dir: Path) -> None:
+        train(
+            load_run_config(compose_config(overrides=[*features, "trainer.max_steps=4"])), run_dir
+        )
+
+    run(tmp_path / "straight")
+    # Simulate a crash after step 2's checkpoint: the run resumes from ckpt-2 to step 4.
+    resumed_dir = tmp_path / "resumed"
+    run(resumed_dir)
+    for path in (resumed_dir / "checkpoints").glob("ckpt-4*"):
+        path.unlink()
+    (resumed_dir / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n'
+    )
+    run(resumed_dir)
+    assert read_jsonl(resumed_dir / "run_info.jsonl")[-1]["resumed_from"].endswith("ckpt-2")
+    keys = ("d_loss", "g_loss", "d_real", "d_fake", "lr_generator")
+    straight, resumed = (
+        {r["step"]: [r[k] for k in keys] for r in read_jsonl(tmp_path / d / "stats.jsonl")}
+        for d in ("straight", "resumed")
+    )
+    assert sorted(resumed) == [1, 2, 3, 4]
+    for step in range(1, 5):
+        np.testing.assert_allclose(resumed[step], straight[step], rtol=1e-5, err_msg=f"step {step}")
+    assert resumed[4][-1] < resumed[1][-1]  # the linear schedule decays
+
+    # The EMA generator is checkpointed, and sampling uses it rather than the raw generator.
+    sampler, spec, prefix = load_sampler(str(resumed_dir))
+    run = load_run_config(compose_config(overrides=features))
+    restored = {}
+    for key in ("generator", "generator_ema"):
+        restored[key] = build_generator(run, spec)
+        tf.train.Checkpoint(**{key: restored[key]}).restore(prefix).expect_partial()
+
+    def kernels(model: keras.Model) -> list[np.ndarray]:
+        return [w.numpy() for w in model.trainable_weights]
+
+    ema, raw = kernels(restored["generator_ema"]), kernels(restored["generator"])
+    assert not all(np.array_equal(a, b) for a, b in zip(ema, raw, strict=True))
+    for got, expected in zip(kernels(sampler.model), ema, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+MIRRORED_SCRIPT = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from gantrain.config import load_run_config
+from gantrain.data.pipeline import train_dataset
+from gantrain.training.build import build_state, build_train_step
+from tests.conftest import compose_config
+run = load_run_config(compose_config(overrides=sys.argv[1:]))
+data = run.dataset.load()
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    state = build_state(run, data.spec)
+step = build_train_step(run, state, strategy, run.trainer.batch_size)
+batches = train_dataset(data, batch_size=run.trainer.batch_size, seed=0)
+iterator = iter(strategy.experimental_distribute_dataset(batches))
+for _ in range(4):
+    metrics = step(iterator, 1)
+print("D_UPDATES", int(state.d_optimizer.iterations.numpy()), float(metrics["d_r1"]))
+"""
+
+
+@pytest.mark.slow
+def test_phases_run_under_mirrored_strategy(tiny_overrides) -> None:
+    """n_critic loops and lazy phases keep their synchronization points (the gradient
+    all-reduce, spectral-norm and batch-norm state) out of replica-side control flow."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    overrides = [
+        *tiny_overrides,
+        *CONDITIONAL,
+        "trainer.n_critic=2",
+        "loss=r1",
+        "loss.penalty_interval=2",
+        "trainer.ema_decay=0.9",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, *overrides],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("D_UPDATES"))
+    _, updates, r1 = line.split()
+    assert int(updates) == 4 * 2 + 2  # n_critic updates per step + the lazy phase twice
+    assert float(r1) > 0
