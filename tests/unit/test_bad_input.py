@@ -48,6 +48,7 @@ def test_valid_overrides_and_sweeps_pass_the_check() -> None:
         ("trainer.deterministic=maybe", "trainer.deterministic: Value 'maybe'"),
         ("trainer.checkpoints_to_keep=0", "trainer.checkpoints_to_keep=0: must be a positive"),
         ("trainer.max_steps=-1", "trainer.max_steps=-1: must be a positive"),
+        ("trainer.n_critic=0", "trainer.n_critic=0: must be a positive"),
     ],
 )
 def test_bad_trainer_values_name_their_key(override: str, expected: str) -> None:
