@@ -155,3 +155,20 @@ def test_class_coverage_of_an_unconditional_generator() -> None:
     balanced.update(_batch([0, 1, 2, 3] * 5))
     assert balanced.result()["class_kl"] == pytest.approx(0.0, abs=1e-9)
     assert balanced.result()["modes_covered"] == 4.0
+
+
+def test_confidence_is_the_mean_top_class_probability() -> None:
+    class SoftExtractor(OneHotExtractor):
+        def __call__(self, images):
+            top = images[:, 0, 0, 0]  # the top-class probability, on class 0
+            rest = (1.0 - top)[:, None] / 3.0
+            probs = np.concatenate([top[:, None], np.repeat(rest, 3, axis=1)], axis=1)
+            return Features(np.zeros((len(images), 2), np.float32), probs)
+
+    evaluator = ClassAccuracyEvaluator(
+        extractor=SoftExtractor(), reference=_reference([0, 1, 2, 3]), conditional=False
+    )
+    evaluator.reset()
+    evaluator.update(_batch([1.0, 0.5]))
+    evaluator.update(_batch([0.25]))  # a tie: the top probability is still 0.25
+    assert evaluator.result()["confidence"] == pytest.approx((1.0 + 0.5 + 0.25) / 3)
