@@ -40,7 +40,7 @@ def test_cfg_job_prints_the_composed_config() -> None:
     result = run_gantrain("train", "--cfg", "job", "optimizer.generator.lr=1e-3")
     assert result.returncode == 0
     assert "lr: 0.001" in result.stdout
-    assert "batch_size: 64" in result.stdout
+    assert "batch_size: 32" in result.stdout
 
 
 def test_unknown_group_option_is_one_line_with_valid_options() -> None:

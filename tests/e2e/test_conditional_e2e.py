@@ -23,6 +23,7 @@ def conditional_run(tmp_path_factory, tiny_mnist: Path) -> Path:
         "experiment=cgan_mnist",
         *TINY,
         "trainer.ema_decay=0.5",
+        "trainer.ema_start=0",
         f"dataset.path={tiny_mnist}",
         f"hydra.run.dir={run_dir}",
     )

@@ -147,6 +147,7 @@ def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -
         *CONDITIONAL,
         "trainer.n_critic=2",
         "trainer.ema_decay=0.9",
+        "trainer.ema_start=0",  # average from the first step (the default waits 1,000)
         "trainer.augment=[color,translation,cutout]",
         "+loss.r1_gamma=1.0",
         "+loss.penalty_interval=2",
@@ -239,6 +240,7 @@ def test_phases_run_under_mirrored_strategy(tiny_overrides) -> None:
         "loss=r1",
         "loss.penalty_interval=2",
         "trainer.ema_decay=0.9",
+        "trainer.ema_start=0",
     ]
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_SCRIPT, *overrides],

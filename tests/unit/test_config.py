@@ -16,7 +16,9 @@ def test_default_config_validates_into_typed_groups() -> None:
     assert isinstance(run.trainer, TrainerConfig)
     assert isinstance(run.dataset, MnistSource)
     assert isinstance(run.strategy, DefaultStrategy)
-    assert run.trainer.batch_size == 64
+    # The default recipe (README, "Default recipe"): batch 32, Adam 2e-4 / 0.5, EMA of G.
+    assert run.trainer.batch_size == 32
+    assert run.trainer.ema_decay == pytest.approx(0.999) and run.trainer.ema_start == 1000
     assert run.optimizer_generator.lr == pytest.approx(2e-4)
     assert run.optimizer_discriminator.beta_1 == pytest.approx(0.5)
 
