@@ -72,6 +72,8 @@ class TrainStep:
         )
         self.phases = build_phases(state, losses, n_critic=n_critic)
         self.jit_compile = jit_compile
+        # Under XLA on one replica the NaN guard restores instead of branching (nonfinite.py).
+        self._branch_free = jit_compile and strategy.num_replicas_in_sync == 1
         # XLA compiles the per-replica updates only: the iterator reads and the loops around
         # them are no XLA ops.
         self._replica_fns = {
@@ -175,7 +177,14 @@ class TrainStep:
         # A penalty-only phase leaves some variables without a gradient (D's last bias in R1).
         kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         # Not applied when `loss` is NaN/inf on any replica (trainer.on_nan, nonfinite.py).
-        apply_if_finite(self.state, loss, optimizer, [g for g, _ in kept], [v for _, v in kept])
+        apply_if_finite(
+            self.state,
+            loss,
+            optimizer,
+            [g for g, _ in kept],
+            [v for _, v in kept],
+            branch_free=self._branch_free,
+        )
 
     def _clip(self, grads: list, optimizer: tf.keras.optimizers.Optimizer) -> list:
         """Clip to `clip_norm` (global norm). Loss-scaled gradients are clipped at the scaled

@@ -66,13 +66,20 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(
 
 
 @pytest.mark.parametrize("phase", ["discriminator", "generator"])
+@pytest.mark.parametrize("jit_compile", ["false", "true"])  # XLA restores instead of branching
 def test_nan_skip_does_not_apply_that_update_and_counts_it(
-    tiny_overrides, tmp_path: Path, phase: str, caplog: pytest.LogCaptureFixture
+    tiny_overrides, tmp_path: Path, phase: str, jit_compile: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     every = {"log_every": 1, "sample_every": 4, "checkpoint_every": 4}
     with caplog.at_level(logging.WARNING, logger="gantrain"):
         result = _train(
-            tiny_overrides, tmp_path, *_nan_at(3, phase), max_steps=4, on_nan="skip", **every
+            tiny_overrides,
+            tmp_path,
+            *_nan_at(3, phase),
+            max_steps=4,
+            on_nan="skip",
+            jit_compile=jit_compile,
+            **every,
         )
     assert result.step == 4
     assert "step 3: skipped 1 update(s) with a NaN/inf loss (1 in this run)" in caplog.text
