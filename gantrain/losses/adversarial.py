@@ -190,6 +190,12 @@ def _critic_parts(real: tf.Tensor, fake: tf.Tensor) -> dict[str, tf.Tensor]:
     return {"d_real": real, "d_fake": fake}
 
 
+def _critic_generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+    """G's loss against a critic (WGAN, hinge): -fake."""
+    fake = _flat(fake_logits)
+    return LossTerms(loss=-fake, parts={"g_d_fake": fake})
+
+
 @configurable
 def wgan() -> AdversarialLoss:
     """Wasserstein loss (Arjovsky et al. 2017). D (critic): fake - real; G: -fake.
@@ -204,11 +210,7 @@ def wgan() -> AdversarialLoss:
             loss=fake - real, parts={**_critic_parts(real, fake), "d_wasserstein": real - fake}
         )
 
-    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
-        fake = _flat(fake_logits)
-        return LossTerms(loss=-fake, parts={"g_d_fake": fake})
-
-    return AdversarialLoss("wgan", discriminator, generator)
+    return AdversarialLoss("wgan", discriminator, _critic_generator)
 
 
 @configurable
@@ -223,11 +225,7 @@ def hinge() -> AdversarialLoss:
             parts={**_critic_parts(real, fake), "d_loss_real": loss_real, "d_loss_fake": loss_fake},
         )
 
-    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
-        fake = _flat(fake_logits)
-        return LossTerms(loss=-fake, parts={"g_d_fake": fake})
-
-    return AdversarialLoss("hinge", discriminator, generator)
+    return AdversarialLoss("hinge", discriminator, _critic_generator)
 
 
 @configurable
