@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
 
 import tensorflow as tf
@@ -108,8 +109,11 @@ def checkpoint_step(prefix: str) -> int:
 
 def ensure_writable(directory: Path) -> None:
     """Create `directory` and write a probe file into it, or raise CheckpointError now (not
-    at the first checkpoint, hours into the run)."""
-    probe = directory / ".write-test"
+    at the first checkpoint, hours into the run).
+
+    The probe's name is unique to this process: the workers of a multi-worker run probe the
+    same run dir at the same moment, and one must not delete the other's probe."""
+    probe = directory / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"gantrain")

@@ -11,7 +11,13 @@ import pytest
 import tensorflow as tf
 
 from gantrain import checkpoint_files as files
-from gantrain.checkpointing import Checkpoints, find_checkpoint, latest_checkpoint, resolve_resume
+from gantrain.checkpointing import (
+    Checkpoints,
+    ensure_writable,
+    find_checkpoint,
+    latest_checkpoint,
+    resolve_resume,
+)
 from gantrain.errors import CheckpointError
 
 
@@ -220,3 +226,14 @@ def test_a_crash_at_any_point_of_a_save_leaves_a_readable_latest(
             break
         operations += 1
     assert operations >= 4  # the save has that many file operations to die between
+
+
+def test_the_write_probe_leaves_other_processes_probes_alone(tmp_path: Path) -> None:
+    # The workers of a multi-worker run probe the same run dir at once: each must write and
+    # delete only its own probe file (a shared name made one worker's unlink fail).
+    other = tmp_path / ".write-test"
+    other.write_bytes(b"another worker's probe")
+    ensure_writable(tmp_path)
+    ensure_writable(tmp_path / "new" / "dir")
+    assert other.read_bytes() == b"another worker's probe"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".write-test"]
