@@ -92,7 +92,7 @@ def _apply_or_restore(
 ) -> None:
     """Apply the update, then restore every variable it touched unless `finite`."""
     # The model's variables and all of the optimizer's (slots, iteration count, loss scale).
-    touched = list({id(v): v for v in [*variables, *optimizer.variables]}.values())
+    touched = [*variables, *optimizer.variables]
     before = [tf.identity(v.value) for v in touched]
     optimizer.apply_gradients(zip(grads, variables, strict=True))
     for variable, old in zip(touched, before, strict=True):

@@ -8,15 +8,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-TINY_MODELS = [
-    "generator.widths=[32,16,8]",
-    "generator.latent_dim=16",
-    "discriminator.widths=[8,16]",
-]
 
 
 @pytest.mark.parametrize("setting", ["default", "ema"])
@@ -24,7 +18,7 @@ def test_benchmark_times_both_sides_in_one_process(setting: str) -> None:
     command = [
         sys.executable, str(REPO / "scripts" / "benchmark.py"), "--setting", setting,
         "--batch-size", "16", "--warmup", "2", "--blocks", "2", "--steps-per-block", "3",
-        *TINY_MODELS,
+        *TINY,  # tiny models; its trainer.batch_size=16 matches --batch-size
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
