@@ -2,8 +2,9 @@
 
 Every N steps (and at the last step) the chief draws `eval.num_samples` images from the
 sampling generator with the same latents each time, scores them with the `eval` evaluators,
-logs the metrics to TensorBoard (`eval/<metric>`) and `metric-<name>.jsonl`, and keeps the
-best checkpoint by `eval.best_metric` in `checkpoints/best/` (with `best.json` beside it).
+logs the metrics to TensorBoard (`eval/<protocol>/<metric>`, e.g. `eval/default_domain/fid`) and
+`metric-<name>.jsonl`, and keeps the best checkpoint by `eval.best_metric` in
+`checkpoints/best/` (with `best.json` beside it).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
+from gantrain.atomic import atomic_write_text
 from gantrain.checkpointing import CHECKPOINT_DIR, Checkpoints
 from gantrain.config import RunConfig
 from gantrain.data.base import DatasetSpec
@@ -25,7 +26,8 @@ from gantrain.eval.runner import (
     flat_record,
     generated_batches,
 )
-from gantrain.eval.settings import EvalSettings, load_eval_settings
+from gantrain.eval.settings import EvalSettings, check_evaluator_counts, load_eval_settings
+from gantrain.logging import tags
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
 from gantrain.training.callbacks import Callback, Progress
@@ -44,7 +46,11 @@ def eval_settings_for(run: RunConfig) -> EvalSettings | None:
     """
     if not run.trainer.eval_every:
         return None
-    return load_eval_settings(run.raw)
+    settings = load_eval_settings(run.raw)
+    # Settings that cannot work with eval.num_samples fail now, not at the first evaluation.
+    for warning in check_evaluator_counts(settings):
+        log.warning("%s", warning)
+    return settings
 
 
 class BestCheckpoint:
@@ -89,9 +95,7 @@ class BestCheckpoint:
             "step": step,
             "checkpoint": path,
         }
-        tmp = self.record_path.with_name(f".{BEST_FILE}.tmp")
-        tmp.write_text(json.dumps(self.best, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.record_path)
+        atomic_write_text(self.record_path, json.dumps(self.best, indent=2) + "\n")
         return True
 
 
@@ -117,6 +121,22 @@ class EvaluationCallback(Callback):
         self.every = every
         self.best = best
         self.latest: dict[str, float] = {}
+        settings = evaluation.settings
+        # Named by extractor and sample count: numbers of two protocols are not comparable.
+        self.protocol_tag = evaluation.tag_name()
+        self._protocol = {
+            "num_generated": settings.num_samples,
+            "num_real": settings.num_real,
+            "real_split": settings.real_split,
+            "extractor": evaluation.extractor_name(None),
+        }
+
+    def metric_tags(self) -> list[tuple[str, str]]:
+        """(TensorBoard tag, description) of every metric the evaluators report."""
+        return [
+            (tags.eval_tag(name, self.protocol_tag), tags.eval_description(name, self._protocol))
+            for name in self.evaluation.evaluators.metric_names()
+        ]
 
     def on_step(self, progress: Progress) -> None:
         settings = self.evaluation.settings
@@ -130,7 +150,14 @@ class EvaluationCallback(Callback):
         results, protocol = self.evaluation.score(batches)
         append_metric_files(self.run_dir, progress.step, results, protocol)
         metrics = {k: v for k, v in flat_record(results, protocol).items() if k != "protocol"}
-        self.tensorboard.scalars({f"eval/{k}": v for k, v in metrics.items()}, progress.step)
+        self.tensorboard.scalars(
+            {tags.eval_tag(k, self.protocol_tag): v for k, v in metrics.items()},
+            progress.step,
+            descriptions={
+                tags.eval_tag(k, self.protocol_tag): tags.eval_description(k, self._protocol)
+                for k in metrics
+            },
+        )
         self.latest = metrics
         summary = "  ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:8])
         log.info("step %d eval: %s", progress.step, summary)

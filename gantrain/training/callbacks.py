@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from gantrain.checkpointing import Checkpoints
+from gantrain.logging import tags
 from gantrain.logging.images import make_grid, save_png
 from gantrain.logging.stats import JsonlWriter
 from gantrain.logging.tensorboard import TensorBoardWriter
@@ -61,6 +63,9 @@ class Callback(abc.ABC):
     def on_step(self, progress: Progress) -> None:
         """React to the train call that reached `progress.step`."""
 
+    def on_start(self, step: int) -> None:
+        """Called once before the first train call of a launch, at the step it starts from."""
+
     def close(self) -> None:
         """Release files and writers (called even when training fails)."""
 
@@ -82,6 +87,7 @@ class MetricsLogger(Callback):
         batch_size: int,
         steps_per_epoch: float,
         start_step: int,
+        real_per_step: int | None = None,
     ) -> None:
         self.state = state
         self.tensorboard = tensorboard
@@ -89,6 +95,8 @@ class MetricsLogger(Callback):
         self.every = every
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
+        # Real images D sees per step (n_critic batches); default one batch.
+        self.real_per_step = real_per_step or batch_size
         self._last = (start_step, 0.0)
         self.last_record: dict[str, float] = {}
 
@@ -102,6 +110,7 @@ class MetricsLogger(Callback):
         scalars["lr_discriminator"] = learning_rate(self.state.d_optimizer)
         scalars["images_per_sec"] = images / seconds if seconds > 0 else 0.0
         scalars["epoch"] = progress.step / self.steps_per_epoch
+        scalars["kimg"] = progress.step * self.real_per_step / 1000.0
         self.tensorboard.scalars(scalars, progress.step)
         record = {"step": progress.step, **scalars}
         record["elapsed_sec"] = float(self.state.elapsed_sec.numpy())
@@ -196,7 +205,9 @@ class ProgressBar(Callback):
 class SampleGrid(Callback):
     """The fixed latent grid through the sampling generator -> samples/step_NNNNNN.png + TB.
 
-    Class-conditional generators draw one row per class (see `GANState.grid_labels`).
+    Class-conditional generators draw one row per class (see `GANState.grid_labels`). A fresh
+    run also writes the grid of the untrained generator at step 0 (`on_start`), so progress
+    shows against the start as well as against the real images (`RealGrid`).
     """
 
     def __init__(
@@ -217,11 +228,72 @@ class SampleGrid(Callback):
         self.columns = columns
 
     def on_step(self, progress: Progress) -> None:
+        self.write(progress.step)
+
+    def on_start(self, step: int) -> None:
+        if step == 0:
+            self.write(0)
+
+    def write(self, step: int) -> None:
         self.sampler.refresh()
         images = self.sampler.generate(self.state.grid_z, self.state.grid_labels)
         grid = make_grid(images, columns=self.columns)
-        save_png(grid, self.directory / f"step_{progress.step:06d}.png")
-        self.tensorboard.image("samples", grid, progress.step)
+        save_png(grid, self.directory / f"step_{step:06d}.png")
+        self.tensorboard.image(tags.SAMPLES_TAG, grid, step, description=tags.SAMPLES_DESCRIPTION)
+
+
+class RealGrid(Callback):
+    """A grid of real training images, the target of the sample grid: written once, when a
+    run starts at step 0, to `samples/real.png` and TensorBoard (`samples/real`).
+
+    Same layout as the sample grid: with `grid_labels` (a class-conditional run), row r holds
+    real images of the class the sample grid's row r asks for.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        tensorboard: TensorBoardWriter,
+        directory: Path,
+        *,
+        count: int,
+        columns: int,
+        grid_labels: np.ndarray | None = None,
+    ) -> None:
+        self.images, self.labels = images, labels
+        self.tensorboard = tensorboard
+        self.directory = directory
+        self.count, self.columns = count, columns
+        self.grid_labels = grid_labels
+
+    def due(self, progress: Progress) -> bool:
+        return False
+
+    def on_step(self, progress: Progress) -> None:
+        """Never due: the grid is written by `on_start`."""
+
+    def pick(self) -> np.ndarray:
+        """uint8 images (count, H, W, C): the first ones, or the first of each grid row's class."""
+        if self.grid_labels is None or self.labels is None:
+            return self.images[: self.count]
+        seen: dict[int, int] = {}
+        picked = []
+        for label in np.asarray(self.grid_labels)[: self.count]:
+            where = np.flatnonzero(self.labels == label)
+            index = seen.get(int(label), 0)
+            seen[int(label)] = index + 1
+            picked.append(self.images[where[index % len(where)]] if len(where) else None)
+        blank = np.zeros_like(self.images[0])
+        return np.stack([blank if p is None else p for p in picked])
+
+    def on_start(self, step: int) -> None:
+        if step != 0:
+            return
+        images = self.pick().astype(np.float32) / 127.5 - 1.0
+        grid = make_grid(images, columns=self.columns)
+        save_png(grid, self.directory / "real.png")
+        self.tensorboard.image(tags.REAL_TAG, grid, 0, description=tags.REAL_DESCRIPTION)
 
 
 class Checkpointer(Callback):

@@ -17,6 +17,7 @@ from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_g
 
 from gantrain.config import load_run_config
 from gantrain.logging.stats import read_jsonl
+from gantrain.logging.tags import tag
 from gantrain.training.loop import train
 from tests.conftest import TINY, compose_config, run_gantrain
 
@@ -108,7 +109,7 @@ def test_hparams_dashboard_compares_the_jobs(sweep: Path) -> None:
         final = read_jsonl(sweep / job / "stats.jsonl")[-1]
         assert lr == pytest.approx({"0": 1e-4, "2": 2e-4}[job])
         for name in LOSSES:
-            assert metrics[name] == pytest.approx(final[name], rel=1e-6)
+            assert metrics[tag(name)] == pytest.approx(final[name], rel=1e-6)
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(sweep: Path, tiny_mnist: Path) -> None:

@@ -15,7 +15,8 @@ from tests.conftest import TINY, run_gantrain
 pytestmark = pytest.mark.e2e
 
 SCALARS = {
-    "g_loss", "d_loss", "d_real", "d_fake", "lr_generator", "lr_discriminator", "images_per_sec",
+    "loss/generator", "loss/discriminator", "D/real", "D/fake", "lr/generator",
+    "lr/discriminator", "speed/images_per_sec", "progress/kimg",
 }  # fmt: skip
 
 
@@ -55,10 +56,11 @@ def test_tensorboard_events_hold_scalars_and_grid(trained_run: Path) -> None:
     events.Reload()
     tags = set(events.Tags()["tensors"])
     assert tags >= SCALARS
-    steps = [e.step for e in events.Tensors("g_loss")]
+    steps = [e.step for e in events.Tensors("loss/generator")]
     assert steps == [2, 4]
-    assert "samples" in tags  # TF2 image summaries are stored as tensors
-    assert [e.step for e in events.Tensors("samples")] == [2, 4]
+    assert "D(x)" in events.SummaryMetadata("D/real").summary_description
+    assert "samples/fixed_latents" in tags  # TF2 image summaries are stored as tensors
+    assert [e.step for e in events.Tensors("samples/fixed_latents")] == [2, 4]
 
 
 def test_sample_writes_npz(trained_run: Path, tmp_path: Path) -> None:

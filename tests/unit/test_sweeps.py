@@ -1,8 +1,8 @@
-"""Sweep plumbing: the objective value, failure records, job isolation, HParams flattening."""
+"""Sweep plumbing: the objective value, failure records, job isolation (HParams:
+test_tensorboard_tags.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -13,7 +13,6 @@ from omegaconf import OmegaConf
 from tensorflow.python.framework import config as tf_config
 
 from gantrain.errors import ConfigError, DatasetError
-from gantrain.logging.hparams import flatten, run_hparams
 from gantrain.sweeps import (
     ObjectiveConfig,
     SweepCallback,
@@ -113,17 +112,6 @@ def test_isolated_job_restores_global_state_even_when_the_job_fails() -> None:
     assert not tf.config.functions_run_eagerly()
     # Layer names start over, as in a fresh process.
     assert keras.layers.Dense(1).name == "dense"
-
-
-def test_hparams_are_the_flattened_config() -> None:
-    cfg = compose_config(overrides=["optimizer.generator.lr=1e-3"])
-    hparams = run_hparams(cfg)
-    assert hparams["optimizer.generator.lr"] == 1e-3
-    assert hparams["generator.widths"] == json.dumps([256, 128, 64])
-    assert hparams["dataset.path"] == "null"
-    assert hparams["objective.metric"] == "g_loss"
-    assert all(isinstance(v, bool | int | float | str) for v in hparams.values())
-    assert flatten({"a": {"b": True, "c": [1, "x"]}}) == {"a.b": True, "a.c": '[1, "x"]'}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,133 @@
+"""TensorBoard tags and descriptions, and what the HParams dashboard is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+from gantrain.logging import tags
+from gantrain.logging.hparams import (
+    choices_from_targets,
+    experiment_summary,
+    override_keys,
+    run_hparams,
+    sweep_keys,
+)
+from gantrain.logging.tensorboard import TensorBoardWriter
+from tests.conftest import compose_config
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"),
+    [
+        ("d_loss", "loss/discriminator"),
+        ("g_loss", "loss/generator"),
+        ("d_real", "D/real"),
+        ("d_fake", "D/fake"),
+        ("lr_generator", "lr/generator"),
+        ("images_per_sec", "speed/images_per_sec"),
+        ("d_r1", "reg/r1"),
+        # Not in the table: the rules give new metrics a group.
+        ("d_path_length", "reg/d_path_length"),
+        ("g_pl_penalty", "reg/g_pl_penalty"),
+        ("g_consistency_loss", "loss/g_consistency_loss"),
+        ("lr_mapping", "lr/mapping"),
+        ("aug_p", "aug/p"),
+        ("something", "misc/something"),
+        ("eval/domain_10k/fid", "eval/domain_10k/fid"),
+    ],
+)
+def test_metric_names_map_to_grouped_tags(name: str, tag: str) -> None:
+    assert tags.tag(name) == tag
+    assert tags.description(name)
+
+
+def test_every_table_tag_is_unique_and_grouped() -> None:
+    table_tags = [t for t, _ in tags.TABLE.values()]
+    assert len(set(table_tags)) == len(table_tags)
+    groups = {t.split("/")[0] for t in table_tags}
+    assert groups <= {"loss", "D", "reg", "lr", "speed", "progress", "health"}
+    assert tags.protocol_name("domain", 10_000) == "domain_10k"
+    assert tags.protocol_name("inception", 2500) == "inception_2500"
+
+
+def test_writer_uses_tags_and_descriptions(tmp_path: Path) -> None:
+    writer = TensorBoardWriter(tmp_path)
+    writer.scalars({"d_real": 0.6, "d_r1": 0.1}, 1)
+    writer.scalars({"d_real": 0.5, "d_r1": 0.2}, 2)
+    writer.image(tags.REAL_TAG, np.zeros((4, 4, 1), np.uint8), 0, description="real ones")
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    events.Reload()
+    assert set(events.Tags()["tensors"]) == {"D/real", "reg/r1", "samples/real"}
+    assert [e.step for e in events.Tensors("D/real")] == [1, 2]
+    assert events.SummaryMetadata("D/real").summary_description.startswith("D(x)")
+    assert "R1" in events.SummaryMetadata("reg/r1").summary_description
+    assert events.SummaryMetadata("samples/real").summary_description == "real ones"
+
+
+def test_hparams_are_choices_and_comparable_leaves() -> None:
+    cfg = compose_config(overrides=["optimizer.generator.lr=1e-3", "dataset.path=/data/m.npz"])
+    hparams = run_hparams(
+        cfg, choices={"generator": "dcgan", "loss": "non_saturating"}, first=["trainer.seed"]
+    )
+    keys = list(hparams)
+    assert keys[:3] == ["trainer.seed", "generator", "loss"]
+    assert hparams["optimizer.generator.lr"] == 1e-3
+    assert hparams["generator.widths"] == "[256, 128, 64]"
+    assert hparams["trainer.batch_size"] == 32
+    assert not [k for k in keys if "_target_" in k or k.startswith(("logging.", "objective."))]
+    assert "dataset.path" not in hparams  # a path (and a null) is not a hyperparameter
+    assert "trainer.log_every" not in hparams and "trainer.resume" not in hparams
+    assert not [k for k in keys if k.startswith("eval.")]  # eval_every=0: not used
+    assert "null" not in hparams.values()
+    assert all(isinstance(v, bool | int | float | str) for v in hparams.values())
+    assert len(hparams) < 45
+    with_eval = run_hparams(compose_config(overrides=["trainer.eval_every=10"]), choices={})
+    assert with_eval["eval.extractor"] == "auto" and "eval.cache_dir" not in with_eval
+
+
+def test_choices_without_hydra_come_from_the_targets() -> None:
+    cfg = compose_config(overrides=["loss=hinge", "optimizer@optimizer.discriminator=rmsprop"])
+    choices = choices_from_targets(cfg)
+    assert choices["generator"] == "dcgan" and choices["dataset"] == "mnist"
+    assert choices["loss"] == "hinge"
+    assert choices["optimizer.generator"] == "adam"
+    assert choices["optimizer.discriminator"] == "rmsprop"
+    assert run_hparams(cfg)["loss"] == "hinge"
+
+
+def test_sweep_keys_come_from_the_multirun_overrides(tmp_path: Path) -> None:
+    multirun = tmp_path / "multirun.yaml"
+    task = ["trainer.max_steps=30", "optimizer.generator.lr=1e-4,2e-4", "generator=dcgan,mlp"]
+    multirun.write_text(yaml.safe_dump({"hydra": {"overrides": {"task": task}}}))
+    assert sweep_keys(multirun) == ["optimizer.generator.lr", "generator"]
+    assert sweep_keys(tmp_path / "missing.yaml") == []
+    assert override_keys(
+        ["+loss.r1_gamma=10", "optimizer@optimizer.generator=sgd", "hydra.x=1"]
+    ) == [
+        "loss.r1_gamma",
+        "optimizer.generator",
+    ]
+
+
+def test_experiment_summary_lists_the_judging_metrics_and_marks_swept_keys() -> None:
+    summary = experiment_summary(
+        {"optimizer.generator.lr": 1e-3, "generator": "dcgan", "trainer.deterministic": False},
+        metrics=[("loss/generator", "G's loss"), ("eval/domain_10k/fid", "fid")],
+        swept=["optimizer.generator.lr"],
+    )
+    [value] = summary.value
+    assert value.tag == metadata.EXPERIMENT_TAG
+    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+    infos = {info.name: info for info in data.experiment.hparam_infos}
+    assert infos["optimizer.generator.lr"].differs and not infos["generator"].differs
+    assert [m.name.tag for m in data.experiment.metric_infos] == [
+        "loss/generator",
+        "eval/domain_10k/fid",
+    ]
