@@ -12,7 +12,7 @@ with W / sigma in place and passes no gradient through sigma, a different algori
 
 from __future__ import annotations
 
-from keras import initializers, layers, ops
+from keras import initializers, layers, ops, saving
 
 from gantrain.errors import ConfigError
 from gantrain.models.global_batch import global_batch_norm
@@ -61,7 +61,17 @@ class _SpectralNorm:
             self.sn_u.assign(u_new)
         return ops.cast(w32 / sigma, self.compute_dtype)
 
+    # Dense, Conv2D and Embedding save only their own weights (kernel, bias) in a `.keras`
+    # file; the generic Layer methods save every variable, so `sn_u` travels with them and a
+    # loaded layer continues the same sigma estimate.
+    def save_own_variables(self, store) -> None:
+        layers.Layer.save_own_variables(self, store)
 
+    def load_own_variables(self, store) -> None:
+        layers.Layer.load_own_variables(self, store)
+
+
+@saving.register_keras_serializable(package="gantrain")
 class SNDense(_SpectralNorm, layers.Dense):
     """`Dense` whose kernel is W / sigma(W) (SN-GAN). Same arguments as `keras.layers.Dense`."""
 
@@ -78,6 +88,7 @@ class SNDense(_SpectralNorm, layers.Dense):
         return x
 
 
+@saving.register_keras_serializable(package="gantrain")
 class SNConv2D(_SpectralNorm, layers.Conv2D):
     """`Conv2D` whose kernel, seen as a (k*k*in, out) matrix, is divided by its sigma."""
 
@@ -94,6 +105,7 @@ class SNConv2D(_SpectralNorm, layers.Conv2D):
         return outputs
 
 
+@saving.register_keras_serializable(package="gantrain")
 class SNEmbedding(_SpectralNorm, layers.Embedding):
     """`Embedding` whose (num_classes, dim) table is divided by its sigma (SN projection D)."""
 
@@ -141,6 +153,7 @@ def feature_norm(x, normalization: str):
     return x
 
 
+@saving.register_keras_serializable(package="gantrain")
 class ConditionalBatchNorm(layers.BatchNormalization):
     """Batch norm whose scale and offset are looked up per class (de Vries et al. 2017).
 
@@ -188,6 +201,7 @@ class ConditionalBatchNorm(layers.BatchNormalization):
         return config
 
 
+@saving.register_keras_serializable(package="gantrain")
 class Maxout(layers.Layer):
     """Maxout units (Goodfellow et al. 2013): the max of `pieces` affine maps.
 
@@ -214,6 +228,7 @@ class Maxout(layers.Layer):
         return {**super().get_config(), "units": self.units, "pieces": self.pieces}
 
 
+@saving.register_keras_serializable(package="gantrain")
 class ClassProjection(layers.Layer):
     """The class term of the projection discriminator (Miyato & Koyama 2018).
 

@@ -1,4 +1,5 @@
-"""`python -m gantrain export run_dir=DIR output=PATH`: the generator as a SavedModel."""
+"""`python -m gantrain export run_dir=DIR output=PATH [format=savedmodel|keras]`: the generator
+as a TensorFlow SavedModel folder or a `.keras` file."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from gantrain.errors import ConfigError
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
 
 log = logging.getLogger("gantrain")
+
+FORMATS = ("savedmodel", "keras")
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="export", version_base=HYDRA_VERSION_BASE)
@@ -21,6 +25,8 @@ def main(cfg: DictConfig) -> None:
     from gantrain.export import export_generator
     from gantrain.tasks.sample import has_ema, load_sampler
 
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format}: use one of {', '.join(FORMATS)}.")
     sampler, spec, prefix = load_sampler(cfg.run_dir, cfg.checkpoint, ema=cfg.ema)
     metadata = {
         "run_dir": str(Path(cfg.run_dir).resolve()),
@@ -30,8 +36,21 @@ def main(cfg: DictConfig) -> None:
         "dataset": spec.name,
         "gantrain": __version__,
     }
-    path = export_generator(sampler, cfg.output, metadata)
     inputs = "latent, label" if sampler.num_classes else "latent"
+    if cfg.format == "keras":
+        from gantrain.models.saving import save_generator
+
+        path = save_generator(sampler.model, cfg.output, metadata)
+        log.info(
+            "saved the generator of %s to %s (Keras: %s -> images %s in [-1, 1]; load with "
+            "keras.saving.load_model(path, safe_mode=True) after import gantrain.models.saving)",
+            prefix,
+            path,
+            inputs,
+            tuple(spec.image_shape),
+        )
+        return
+    path = export_generator(sampler, cfg.output, metadata)
     log.info(
         "exported the generator of %s to %s (serving_default: %s -> images %s in [-1, 1])",
         prefix,
