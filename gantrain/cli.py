@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tables and curves of a run or a sweep (report.md/.csv/.png)",
     ),
     "export": ("gantrain.tasks.export", "write a run's generator as a TensorFlow SavedModel"),
+    "prepare": (
+        "gantrain.tasks.prepare",
+        "images (folder, zip, StyleGAN dataset) -> a prepared dataset for dataset=prepared",
+    ),
 }
 
 # Nested commands: `gantrain eval train-classifier ...` -> (module, description).
@@ -39,7 +43,7 @@ SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
 # Commands whose first bare argument (no `=`) is a path: `gantrain report DIR`.
 POSITIONAL = {"report": "dir"}
 # Commands that never touch TensorFlow: no need to pay for importing it.
-WITHOUT_TENSORFLOW = {"report"}
+WITHOUT_TENSORFLOW = {"report", "prepare"}
 
 USAGE = """usage: gantrain <command> [overrides] [--help] [--cfg job] [-m]
 

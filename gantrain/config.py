@@ -46,6 +46,12 @@ class TrainerConfig:
     """`trainer:` group. Steps count generator updates; `batch_size` is the global batch."""
 
     max_steps: int = 10_000
+    # Budgets that do not depend on the machine's speed (gantrain/budget.py): stop
+    # after max_kimg thousand real images shown to D (0 = off), or, like Lightning's
+    # max_time, after this much training time over all launches (seconds or "HH:MM:SS";
+    # null = off); the first budget reached ends the run, with a checkpoint, resumable.
+    max_kimg: float = 0.0
+    max_time: str | None = None
     batch_size: int = 64
     seed: int = 0
     # Train steps run inside one tf.function call; log/sample/checkpoint intervals must be
@@ -96,6 +102,14 @@ class TrainerConfig:
             checkpoints_to_keep=self.checkpoints_to_keep,
         )
         _require_positive("trainer", n_critic=self.n_critic)
+        from gantrain.budget import parse_max_time
+
+        parse_max_time(self.max_time)
+        if not 0 <= self.max_kimg < float("inf"):  # NaN fails every comparison
+            raise ConfigError(
+                f"trainer.max_kimg={self.max_kimg}: must be a finite number >= 0 (thousands of "
+                "real images; 0 turns it off)."
+            )
         if self.clip_grad_norm < 0 or self.ema_start < 0:
             raise ConfigError(
                 f"trainer.clip_grad_norm={self.clip_grad_norm}, trainer.ema_start="

@@ -2,8 +2,10 @@
 
 A dataset config names a `DatasetSource` subclass with `_target_`; that dataclass is the
 config schema and loads the data. Every source delivers the same thing: uint8 NHWC images
-plus optional integer labels, held in memory so the input pipeline can index them in an
-order derived from (seed, step) alone (exact resume without iterator state).
+plus optional integer labels, readable by index so the input pipeline can visit them in an
+order derived from (seed, step) alone (exact resume without iterator state). Small sources
+hold them in memory (`load`); sources larger than memory (`prepared`, `tfds`) override
+`examples()` to read each batch from disk (gantrain/data/access.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class DatasetSource(abc.ABC):
     # A local copy of the data; each source documents the layout it accepts.
     path: str | None = None
     split: str = "train"
+    # Doubles the dataset with horizontally mirrored copies (stylegan2-ada's --mirror).
+    xflip: bool = False
 
     #: Splits a source accepts; subclasses override.
     splits: ClassVar[tuple[str, ...]] = ("train",)
@@ -66,3 +70,10 @@ class DatasetSource(abc.ABC):
     @abc.abstractmethod
     def load(self) -> LoadedDataset:
         """Read the images; raises DatasetError with a fix for missing or corrupt data."""
+
+    def examples(self):  # -> gantrain.data.access.ExampleReader (imports TensorFlow)
+        """Random access to the training examples; by default `load()`'s arrays in memory."""
+        from gantrain.data.access import InMemoryReader, mirrored
+
+        reader = InMemoryReader(self.load())
+        return mirrored(reader) if self.xflip else reader

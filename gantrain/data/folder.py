@@ -1,8 +1,11 @@
 """A folder of images (PNG or JPEG), for datasets gantrain does not ship.
 
-Every image is center-cropped to a square and resized (`fit: center_crop`), or resized
-without cropping (`fit: resize`, the aspect ratio is not kept), to `resolution` x `resolution`
-with `channels` 3 (RGB) or 1 (grayscale). When every image sits in a subfolder, the subfolder
+Every image is center-cropped to a square and resized (`fit: center_crop`), resized
+without cropping (`fit: resize`, the aspect ratio is not kept), or padded to a square with the
+`background` colour and resized (`fit: pad`, nothing cut off), to `resolution` x `resolution`
+with `channels` 3 (RGB) or 1 (grayscale). Transparent pixels (RGBA, LA, palette transparency)
+are composited onto `background` (white by default) instead of keeping whatever colour they
+happen to store (stylegan2-ada issue 33). When every image sits in a subfolder, the subfolder
 names (sorted) are the classes 0, 1, ...; images directly in the folder make it unlabeled.
 Files that cannot be decoded are skipped with one warning giving their count; a folder with
 no readable image is an error. Images are held in memory as uint8.
@@ -24,7 +27,72 @@ from gantrain.errors import ConfigError, DatasetError
 log = logging.getLogger("gantrain")
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
-FITS = ("center_crop", "resize")
+FITS = ("center_crop", "resize", "pad")
+
+
+def parse_color(value: str | tuple | list, key: str) -> tuple[int, int, int]:
+    """`background` as an RGB triple: "white", "black", "#rrggbb", "R,G,B" or a list."""
+    named = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128)}
+    try:
+        if isinstance(value, (tuple, list)):
+            rgb = tuple(int(v) for v in value)
+        elif value.lower() in named:
+            rgb = named[value.lower()]
+        elif value.startswith("#") and len(value) == 7:
+            rgb = tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+        else:
+            rgb = tuple(int(v) for v in value.split(","))
+    except (ValueError, AttributeError):
+        rgb = ()
+    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+        raise ConfigError(
+            f"{key}={value!r}: give a colour as white, black, gray, #rrggbb or R,G,B (0-255)."
+        )
+    return rgb  # type: ignore[return-value]
+
+
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+
+
+def fit_image(
+    image: Image.Image,
+    resolution: int,
+    channels: int,
+    *,
+    fit: str = "center_crop",
+    background: tuple[int, int, int] | None = (255, 255, 255),
+) -> np.ndarray:
+    """One decoded image as uint8 (resolution, resolution, channels).
+
+    `fit` is the non-square policy (center_crop | resize | pad); `background` is the colour
+    transparent pixels are flattened onto and `pad` fills with; None drops the alpha channel
+    instead (the stored colour of transparent pixels shows).
+    """
+    fill = background or (0, 0, 0)
+    if has_alpha(image) and background is not None:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (*fill, 255))
+        image = Image.alpha_composite(flat, rgba).convert("RGB")
+    image = image.convert("RGB" if channels == 3 else "L")
+    if fit == "center_crop":
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    elif fit == "pad" and image.width != image.height:
+        side = max(image.size)
+        color = (
+            fill if channels == 3 else round(0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2])
+        )
+        square = Image.new(image.mode, (side, side), color)
+        square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+        image = square
+    if image.size != (resolution, resolution):
+        image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
+    array = np.asarray(image, dtype=np.uint8)
+    return array.reshape(resolution, resolution, channels)
 
 
 @dataclass
@@ -35,6 +103,8 @@ class ImageFolderSource(DatasetSource):
     resolution: int = 64
     channels: int = 3
     fit: str = "center_crop"
+    # Colour that transparent pixels are flattened onto and `fit: pad` fills with.
+    background: str = "white"
     splits: ClassVar[tuple[str, ...]] = ("train",)
 
     def check(self) -> None:
@@ -50,6 +120,7 @@ class ImageFolderSource(DatasetSource):
             raise ConfigError(f"dataset.channels={self.channels}: use 3 (RGB) or 1 (grayscale).")
         if self.fit not in FITS:
             raise ConfigError(f"dataset.fit={self.fit!r}: choose one of {', '.join(FITS)}.")
+        parse_color(self.background, "dataset.background")
 
     def _listing(self) -> tuple[list[Path], list[int] | None, list[str]]:
         """(image files, their labels or None, class names), in a stable sorted order."""
@@ -79,14 +150,13 @@ class ImageFolderSource(DatasetSource):
 
     def _decode(self, path: Path) -> np.ndarray:
         with Image.open(path) as image:
-            image = image.convert("RGB" if self.channels == 3 else "L")
-            if self.fit == "center_crop":
-                side = min(image.size)
-                left, top = (image.width - side) // 2, (image.height - side) // 2
-                image = image.crop((left, top, left + side, top + side))
-            image = image.resize((self.resolution, self.resolution), Image.Resampling.BICUBIC)
-            array = np.asarray(image, dtype=np.uint8)
-        return array.reshape(self.resolution, self.resolution, self.channels)
+            return fit_image(
+                image,
+                self.resolution,
+                self.channels,
+                fit=self.fit,
+                background=parse_color(self.background, "dataset.background"),
+            )
 
     def load(self) -> LoadedDataset:
         files, labels, classes = self._listing()

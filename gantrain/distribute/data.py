@@ -43,16 +43,21 @@ def distribute_dataset(
     strategy: tf.distribute.Strategy,
     make_dataset: Callable[[], tf.data.Dataset],
     global_batch_size: int,
+    make_local: Callable[[tf.distribute.InputContext], tf.data.Dataset] | None = None,
 ) -> tf.distribute.DistributedDataset:
     """`make_dataset()`'s global batches spread over `strategy`'s replicas.
 
     On one machine tf.distribute splits each global batch itself. With several workers each
     builds the pipeline and keeps only its replicas' rows (`replica_slices`): explicit,
     instead of relying on auto-sharding, which would split by file or by element.
-    Every worker still reads whole global batches; fine for in-memory datasets.
+    `make_local(context)`, when given, builds those per-replica batches itself (the training
+    pipeline slices its indices before reading, so workers read disjoint parts of each
+    global batch from disk); otherwise every worker reads whole global batches.
     """
     if num_workers(strategy) == 1:
         return strategy.experimental_distribute_dataset(make_dataset())
+    if make_local is not None:
+        return strategy.distribute_datasets_from_function(make_local)
     return strategy.distribute_datasets_from_function(
         lambda context: replica_slices(make_dataset(), context, global_batch_size)
     )

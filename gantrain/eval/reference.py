@@ -95,8 +95,9 @@ class RealData:
     def _load(self) -> None:
         if self._images is not None:
             return
-        data = self.source.load()
-        count = len(data.images)
+        # By index: datasets larger than memory (prepared, tfds) read only the picked images.
+        data = self.source.examples()
+        count = data.spec.num_examples
         if count < 2:
             raise ConfigError(
                 f"dataset {data.spec.name} (split {self.source.split}) has {count} image(s); "
@@ -104,8 +105,7 @@ class RealData:
             )
         # A seeded random subset, not the first N: folder datasets are often sorted by class.
         order = np.sort(np.random.default_rng(self.seed).permutation(count)[: self.num_real])
-        self._images = data.images[order]
-        self._labels = None if data.labels is None else data.labels[order]
+        self._images, self._labels = data.take(order)
         self._digest = hashlib.sha256(np.ascontiguousarray(self._images).tobytes()).hexdigest()
 
     @property

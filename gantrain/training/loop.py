@@ -120,7 +120,7 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
     resume_from = resolve_resume(trainer.resume, run_dir)
     eval_settings = eval_settings_for(run)  # validated now: a typo fails before any work
 
-    data = run.dataset.load()
+    data = run.dataset.examples()  # in memory, or read from disk batch by batch
     spec = data.spec
     # A step reads n_critic batches, so an epoch takes fewer (generator) steps.
     per_epoch = steps_per_epoch(spec.num_examples, trainer.batch_size) / trainer.n_critic
@@ -150,15 +150,17 @@ def _train(run: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy) -> T
         if dropped:
             log.info("dropped %d stats records logged after step %d", dropped, start_step)
 
-    dataset = distribute_dataset(
-        strategy,
-        lambda: train_dataset(
+    def make_dataset(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        return train_dataset(
             data,
             batch_size=trainer.batch_size,
             seed=trainer.seed,
             start_step=start_step * trainer.n_critic,
-        ),
-        trainer.batch_size,
+            context=context,
+        )
+
+    dataset = distribute_dataset(
+        strategy, make_dataset, trainer.batch_size, make_local=make_dataset
     )
     iterator = iter(dataset)
     step_fn = build_train_step(run, state, strategy, trainer.batch_size)
