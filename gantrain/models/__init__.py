@@ -6,6 +6,8 @@ Reusable layers (spectral norm, conditional batch norm, maxout, the projection t
 `layers.py`; class conditioning and the shared model ends in `conditioning.py`.
 
 Generator contract: a latent (B, latent_dim) float32 -> images (B, H, W, C) float32 in [-1, 1].
+Generators whose references have no output tanh (R3GAN, StyleGAN2) set
+`model.unbounded_output = True`; their images are clipped to [-1, 1] where they become pixels.
 The model carries `latent_dim` and `num_classes`; a class-conditional generator
 (`num_classes` > 0) takes `[z, labels]` with labels int32 (B,) in [0, num_classes).
 

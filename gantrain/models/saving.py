@@ -26,7 +26,9 @@ import keras
 
 # Importing the layer modules registers their classes for deserialization.
 import gantrain.models.global_batch
-import gantrain.models.layers  # noqa: F401
+import gantrain.models.layers
+import gantrain.models.r3gan_blocks
+import gantrain.models.resample  # noqa: F401
 from gantrain.errors import CheckpointError, ConfigError
 
 REGISTERED_NAME = "gantrain>GeneratorModel"

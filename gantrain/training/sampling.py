@@ -104,4 +104,6 @@ class Sampler:
             part = slice(start, start + batch_size)
             inputs = self._inputs(z[part], None if labels is None else labels[part])
             chunks.append(self._predict(inputs).numpy())
-        return np.concatenate(chunks).astype(np.float32)
+        # Generators without an output tanh (model.unbounded_output: R3GAN, StyleGAN2) are
+        # clipped here, where their output becomes images; a no-op for the others.
+        return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
