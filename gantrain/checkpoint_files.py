@@ -19,11 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 from google.protobuf import text_format
+
+from gantrain.atomic import atomic_write_text, fsync_path
 
 log = logging.getLogger("gantrain")
 
@@ -31,26 +34,32 @@ STATE_FILE = "checkpoint"
 PREFIX = "ckpt"
 PARTIAL = "partial-"
 _FILE = re.compile(rf"^{PREFIX}-(\d+)\.(index|data-\d{{5}}-of-\d{{5}})$")
+# The files of an unpublished checkpoint, and TensorFlow's temporary folder of any write.
+_LEFTOVER = re.compile(
+    rf"^(?:{PARTIAL}{PREFIX}-\d+(?:\.index|\.data-\d{{5}}-of-\d{{5}}|_temp)|{PREFIX}-\d+_temp)$"
+)
 
 
-def fsync_path(path: Path) -> None:
-    """Flush a file (or directory entry) to the disk, so a power loss cannot tear it."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete what an interrupted save left in `directory`; returns what was removed.
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` by `text` in one step: readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    A save killed (or stopped by a second Ctrl-C) before it published leaves the files of
+    `partial-ckpt-<step>` and TensorFlow's `<prefix>_temp` folder. Published checkpoints are
+    never touched. Only safe while no other process saves here (the run dir's lock).
+    """
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in sorted(directory.iterdir()):
+        match = _LEFTOVER.match(path.name)
+        if not match:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def step_of(prefix: str | os.PathLike) -> int:

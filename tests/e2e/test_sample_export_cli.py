@@ -79,3 +79,25 @@ def test_sample_mistakes_are_one_line(run_dir: Path, tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: mode=classes: this run's generator is unconditional")
     assert "Traceback" not in result.stderr
+
+
+def test_a_downloaded_run_dir_cannot_run_code(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    planted = tmp_path / "downloaded"
+    shutil.copytree(run_dir, planted)
+    marker = tmp_path / "pwned"
+    config = yaml.safe_load((planted / "checkpoints" / "config.yaml").read_text())
+    config["generator"] = {"_target_": "os.system", "command": f"touch {marker}"}
+    (planted / "checkpoints" / "config.yaml").write_text(yaml.safe_dump(config))
+    # One command as a user runs it (export and eval run_dir= read the config through the
+    # same loader, each checked in-process by tests/unit/test_safety.py).
+    result = run_gantrain("sample", f"run_dir={planted}", f"output={tmp_path / 'x.npz'}")
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "not one of gantrain's own builders" in last
+    assert "generator._target_='os.system'" in last and "Traceback" not in result.stderr
+    assert not marker.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloaded"]

@@ -31,6 +31,13 @@ CONDITIONAL = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _trust_the_tiny_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The conditional run is built by tests/tiny_models.py; a run dir's config may name only
+    # gantrain's own builders unless the user trusts more (gantrain/run_dir_config.py).
+    monkeypatch.setenv("GANTRAIN_TRUSTED_TARGETS", "tests.tiny_models.")
+
+
 def sample_cfg(*overrides: str):
     return compose_config("sample", ["run_dir=unused", "output=unused", *overrides])
 
@@ -162,10 +169,23 @@ def test_export_reloads_with_plain_tensorflow(
     assert info["checkpoint"] == prefix
 
 
-def test_export_refuses_to_overwrite_a_non_savedmodel(run_dir: Path, tmp_path: Path) -> None:
+def test_export_replaces_only_what_gantrain_exported(run_dir: Path, tmp_path: Path) -> None:
+    sampler, _, _ = load_sampler(str(run_dir))
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
-    sampler, _, _ = load_sampler(str(run_dir))
-    with pytest.raises(ConfigError, match="not a SavedModel"):
-        export_generator(sampler, tmp_path / "notes", {})
+    # Someone else's SavedModel: it has a saved_model.pb, but gantrain did not write it.
+    theirs = tmp_path / "theirs"
+    tf.saved_model.save(tf.Module(), str(theirs))
+    (tmp_path / "file").write_text("mine")
+    for path in (tmp_path / "notes", theirs, tmp_path / "file"):
+        before = sorted(p.relative_to(tmp_path) for p in path.rglob("*"))
+        with pytest.raises(ConfigError, match="(?i)nothing was deleted") as info:
+            export_generator(sampler, path, {})
+        assert "\n" not in str(info.value)
+        assert sorted(p.relative_to(tmp_path) for p in path.rglob("*")) == before
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+    # Its own export, gantrain replaces (and leaves nothing beside it).
+    ours = export_generator(sampler, tmp_path / "ours", {"step": 1})
+    export_generator(sampler, ours, {"step": 2})
+    assert json.loads((ours / METADATA).read_text())["step"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "notes", "ours", "theirs"]
