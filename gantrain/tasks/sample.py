@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from gantrain.errors import ConfigError
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
@@ -31,16 +31,13 @@ EMA_KEY = "generator_ema"
 
 
 def trained_config(run_dir: Path, checkpoint: str) -> DictConfig:
-    """The config a checkpoint was trained with: saved beside it, else the run's Hydra copy."""
-    from gantrain.checkpointing import CONFIG_FILE
+    """The config a checkpoint was trained with: saved beside it, else the run's Hydra copy.
 
-    for path in (Path(checkpoint).parent / CONFIG_FILE, run_dir / ".hydra" / "config.yaml"):
-        if path.exists():
-            return OmegaConf.load(path)
-    raise ConfigError(
-        f"run_dir={run_dir}: no config found beside {checkpoint} nor in {run_dir}/.hydra; "
-        "is it a gantrain training run dir?"
-    )
+    Read as untrusted data: only gantrain's own `_target_`s pass (gantrain.run_dir_config).
+    """
+    from gantrain.run_dir_config import load_trained_config
+
+    return load_trained_config(run_dir, checkpoint)
 
 
 def has_ema(prefix: str) -> bool:
