@@ -12,11 +12,12 @@ import ast
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gantrain.config import build, load_run_config
 from gantrain.errors import ConfigError
 from gantrain.paths import inside_run_dir
-from tests.conftest import REPO, compose_config
+from tests.conftest import REPO, TINY, compose_config
 
 PICKLE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve"}
 UNSAFE_YAML = {"unsafe_load", "full_load", "unsafe_load_all", "full_load_all"}
@@ -189,3 +190,136 @@ def test_metric_files_stay_in_the_run_dir(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.jsonl"))
     append_metric_files(run_dir, 1, {"fid": {"fid": 1.0}}, {})
     assert (run_dir / "metric-fid.jsonl").exists()
+
+
+# A run dir is data: its config names `_target_`s that `sample`, `export` and `eval run_dir=`
+# would import and call. Each case changes a real run's config so that building it (or, for
+# the YAML tag, parsing it) would run `touch MARKER`; "generator target" did, before the check.
+PLANTED = ("generator target", "nested target", "dataset target", "yaml python tag")
+
+
+def _planted(config: dict, case: str, marker: Path) -> str:
+    command = f"touch {marker}"
+    config = {**config}
+    if case == "generator target":
+        config["generator"] = {"_target_": "os.system", "command": command}
+    elif case == "nested target":
+        config["loss"] = {**config["loss"], "extra": {"_target_": "os.system", "command": command}}
+    elif case == "dataset target":
+        config["dataset"] = {"_target_": "subprocess.getoutput", "cmd": command}
+    else:
+        config["generator"] = "TAG"
+    text = yaml.safe_dump(config)
+    return text.replace(
+        "generator: TAG", f"generator: !!python/object/apply:os.system ['{command}']"
+    )
+
+
+def _plant(run_dir: Path, text: str, where: str) -> None:
+    path = run_dir / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: Path) -> Path:
+    """A real (tiny) run dir at step 2, copied by each test before it plants a config."""
+    from gantrain.training.loop import train
+
+    path = tmp_path_factory.mktemp("trained") / "run"
+    overrides = [*TINY, f"dataset.path={tiny_mnist}", "trainer.max_steps=2"]
+    train(load_run_config(compose_config(overrides=overrides)), path)
+    return path
+
+
+def _planted_copy(trained_run: Path, tmp_path: Path, case: str, where: str) -> tuple[Path, Path]:
+    """(a copy of the run dir whose config at `where` is planted, the marker it would touch)."""
+    import shutil
+
+    run_dir, marker = tmp_path / "downloaded", tmp_path / "pwned"
+    shutil.copytree(trained_run, run_dir)
+    config = yaml.safe_load((run_dir / "checkpoints" / "config.yaml").read_text())
+    for name in ("checkpoints/config.yaml", ".hydra/config.yaml"):
+        (run_dir / name).unlink(missing_ok=True)
+    _plant(run_dir, _planted(config, case, marker), where)
+    return run_dir, marker
+
+
+@pytest.mark.parametrize("where", ["checkpoints/config.yaml", ".hydra/config.yaml"])
+@pytest.mark.parametrize("case", PLANTED)
+def test_sample_export_and_eval_refuse_a_run_dir_config_that_names_code(
+    trained_run: Path, tmp_path: Path, case: str, where: str
+) -> None:
+    from gantrain.tasks.evaluate import score_run
+    from gantrain.tasks.sample import load_sampler
+
+    run_dir, marker = _planted_copy(trained_run, tmp_path, case, where)
+    expected = "Python tags" if case == "yaml python tag" else "not one of gantrain's own builders"
+    # `sample` and `export` load the generator through load_sampler; `eval run_dir=` too.
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_sampler(str(run_dir))
+    assert "\n" not in str(info.value) and where in str(info.value)
+    cfg = compose_config("evaluate", [f"run_dir={run_dir}", "eval=[fid]"])
+    with pytest.raises(ConfigError, match=expected):
+        score_run(cfg, None)
+    assert not marker.exists()
+
+
+def test_training_from_a_planted_run_dir_never_reads_its_config(
+    trained_run: Path, tmp_path: Path, tiny_mnist: Path
+) -> None:
+    # trainer.resume=PATH takes only the checkpoint's numbers: the models come from the
+    # command line's config, so a planted config is never built.
+    import shutil
+
+    from gantrain.training.loop import train
+
+    run_dir, marker = _planted_copy(trained_run, tmp_path, "generator target", ".hydra/config.yaml")
+    shutil.copy(run_dir / ".hydra" / "config.yaml", run_dir / "checkpoints" / "config.yaml")
+    overrides = [*TINY, f"dataset.path={tiny_mnist}", f"trainer.resume={run_dir}"]
+    result = train(load_run_config(compose_config(overrides=overrides)), tmp_path / "new")
+    assert result.resumed_from == str(run_dir / "checkpoints" / "ckpt-2") and result.step == 4
+    assert not marker.exists()
+
+
+def test_gantrains_own_configs_pass_and_trusted_prefixes_extend_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from omegaconf import OmegaConf
+
+    from gantrain.run_dir_config import TRUST_ENV, check_targets, packaged_targets
+
+    overrides = ["generator=resnet", "loss=hinge", "regularizer=[r1]", "strategy=mirrored"]
+    check_targets(compose_config(overrides=overrides), "run")
+    check_targets(compose_config(overrides=["experiment=sngan_cifar10"]), "run")
+    assert "gantrain.models.generators.dcgan.build_dcgan_generator" in packaged_targets()
+    assert not any(t.startswith(("os.", "subprocess.", "builtins.")) for t in packaged_targets())
+    # Your own builders (trained with generator._target_=mine.build): trusted on request.
+    mine = OmegaConf.create({"generator": {"_target_": "mine.models.build"}})
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    with pytest.raises(ConfigError, match=f"{TRUST_ENV}=<module prefix>"):
+        check_targets(mine, "run")
+    monkeypatch.setenv(TRUST_ENV, "other., mine.models.")
+    check_targets(mine, "run")
+    # A prefix is a dotted path prefix, not a way around the check for everything.
+    with pytest.raises(ConfigError):
+        check_targets(OmegaConf.create({"generator": {"_target_": "os.system"}}), "run")
+
+
+def test_the_yaml_loader_never_constructs_python_objects(tmp_path: Path) -> None:
+    # OmegaConf's loader is a yaml.SafeLoader subclass; check it stays one.
+    from omegaconf._utils import get_yaml_loader
+
+    from gantrain.run_dir_config import read_config_file
+
+    assert issubclass(get_yaml_loader(), yaml.SafeLoader)
+    marker = tmp_path / "pwned"
+    for tag in ("python/object/apply:os.system", "python/object/new:os.system"):
+        path = tmp_path / "config.yaml"
+        path.write_text(f"trainer: !!{tag} ['touch {marker}']\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"config.yaml: not a plain YAML config"):
+            read_config_file(path)
+    path.write_text("- a list\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a YAML mapping"):
+        read_config_file(path)
+    assert not marker.exists()
