@@ -95,17 +95,16 @@ class TfdsSource(DatasetSource):
             if not images:
                 raise DatasetError(f"dataset.name={self.name}: has no image feature.")
             image_key = images[0]
-        if image_key not in features:
+        if image_key not in dict(features.items()):
             raise ConfigError(
                 f"dataset.image_key={image_key}: {self.name} has the features "
                 f"{', '.join(features.keys())}."
             )
+        found = dict(features.items())
         label_key = self.label_key
-        if label_key is None and isinstance(features.get("label"), tfds.features.ClassLabel):
+        if label_key is None and isinstance(found.get("label"), tfds.features.ClassLabel):
             label_key = "label"
-        if label_key is not None and not isinstance(
-            features.get(label_key), tfds.features.ClassLabel
-        ):
+        if label_key is not None and not isinstance(found.get(label_key), tfds.features.ClassLabel):
             raise ConfigError(
                 f"dataset.label_key={label_key}: not a ClassLabel feature of {self.name}."
             )

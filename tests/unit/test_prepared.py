@@ -113,7 +113,9 @@ def test_zip_with_stylegan_labels_and_grayscale_kept(tmp_path: Path) -> None:
     assert read.tolist() == [0, 1, 2, 0, 1]
 
 
-def test_existing_output_is_refused_unless_overwrite(prepared: Path, class_folder, tmp_path) -> None:
+def test_existing_output_is_refused_unless_overwrite(
+    prepared: Path, class_folder, tmp_path
+) -> None:
     before = {p.name: p.read_bytes() for p in prepared.iterdir()}
     with pytest.raises(DatasetError, match="already a prepared dataset; pass overwrite=true"):
         _prepare(class_folder, prepared)
@@ -230,8 +232,9 @@ def test_xflip_doubles_with_mirrored_copies() -> None:
     np.testing.assert_array_equal(batch["image"].numpy()[0], images[1][:, ::-1])
     np.testing.assert_array_equal(batch["image"].numpy()[1], images[0])
     assert batch["label"].numpy().tolist() == [1, 0]
-    taken, labels = reader.take(np.array([3, 0]))
+    taken, taken_labels = reader.take(np.array([3, 0]))
     np.testing.assert_array_equal(taken, batch["image"].numpy())
+    assert taken_labels.tolist() == [1, 0]
     assert PreparedSource(path="x", xflip=True).xflip
 
 
