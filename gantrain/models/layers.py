@@ -236,17 +236,25 @@ class ClassProjection(layers.Layer):
     <embed(label), features>; the discriminator adds it to its unconditional logit.
     """
 
-    def __init__(self, num_classes: int, *, spectral: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        spectral: bool = False,
+        initializer: str = "glorot_uniform",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
         self.spectral = bool(spectral)
+        self.initializer = initializer
         self.embedding = None
 
     def build(self, input_shape) -> None:
         features = input_shape[0][-1]
         kind = SNEmbedding if self.spectral else layers.Embedding
         self.embedding = kind(
-            self.num_classes, features, embeddings_initializer="glorot_uniform", name="embed"
+            self.num_classes, features, embeddings_initializer=self.initializer, name="embed"
         )
         self.embedding.build((None,))
 
@@ -263,7 +271,12 @@ class ClassProjection(layers.Layer):
         return (input_shape[0][0], 1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_classes": self.num_classes, "spectral": self.spectral}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "spectral": self.spectral,
+            "initializer": self.initializer,
+        }
 
 
 __all__ = [

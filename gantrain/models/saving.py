@@ -25,6 +25,7 @@ from typing import Any
 import keras
 
 # Importing the layer modules registers their classes for deserialization.
+import gantrain.models.biggan_layers
 import gantrain.models.global_batch
 import gantrain.models.layers
 import gantrain.models.r3gan_blocks

@@ -25,13 +25,15 @@ SPECS = [DatasetSpec("mnist-like", (28, 28, 1), 10, 100), DatasetSpec("rgb", (32
 
 def _tiny(group: str, name: str):
     full = compose_config(overrides=[f"{group}={name}"])
-    depth = len(full[group].widths)
+    if "widths" in full[group]:
+        depth = len(full[group].widths)
+        size = [f"{group}.widths=[{','.join(['8'] * depth)}]"]
+        if "cardinalities" in full[group]:  # R3GAN: widths * expansion divisible by it
+            size.append(f"{group}.cardinalities=[{','.join(['2'] * depth)}]")
+    else:  # BigGAN: one base width times the reference's multipliers
+        size = [f"{group}.channels=8"]
     extra = [f"{group}.latent_dim=8"] if group == "generator" else []
-    return load_run_config(
-        compose_config(
-            overrides=[f"{group}={name}", f"{group}.widths=[{','.join(['8'] * depth)}]", *extra]
-        )
-    )
+    return load_run_config(compose_config(overrides=[f"{group}={name}", *size, *extra]))
 
 
 def _first_fit(build, run):
