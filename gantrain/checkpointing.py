@@ -17,7 +17,8 @@ import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
 from gantrain import checkpoint_files as files
-from gantrain.errors import CheckpointError
+from gantrain.atomic import atomic_write_text
+from gantrain.errors import CheckpointError, NonFiniteLossError
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,17 @@ class Checkpoints:
         """
         final = str(self.directory / f"{files.PREFIX}-{int(self.step.numpy())}")
         partial = str(self.directory / f"{files.PARTIAL}{Path(final).name}")
+        bad = nonfinite_variables(self.checkpoint)
+        if bad:
+            # Even with trainer.on_nan=skip (which guards against NaN losses, not against a
+            # finite loss whose update overflowed): a checkpoint never holds NaN/inf weights.
+            listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise NonFiniteLossError(
+                f"step {int(self.step.numpy())}: the training state holds NaN/inf values "
+                f"({listed}); not saving it, the latest checkpoint is still "
+                f"{self.latest() or 'none'}. Lower the learning rates (or set "
+                "trainer.clip_grad_norm) and resume from it."
+            )
         state = files.read_state(self.directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -169,8 +181,18 @@ class Checkpoints:
                 raise OSError(f"the written files do not read back: {trouble}")
             if config is not None:
                 text = OmegaConf.to_yaml(config, resolve=True)
-                files.atomic_write_text(self.directory / CONFIG_FILE, text)
+                atomic_write_text(self.directory / CONFIG_FILE, text)
             kept = [p for p in state.kept if p != final and Path(f"{p}.index").exists()]
+            # Older checkpoints the `checkpoint` file does not list (it was lost, or a kill
+            # came between publishing and recording) are pruned like the recorded ones.
+            recorded = {*state.kept, state.latest}
+            step = files.step_of(final)
+            orphans = [
+                p
+                for p in files.on_disk(self.directory)
+                if p not in recorded and files.step_of(p) < step and Path(f"{p}.index").exists()
+            ]
+            kept = [*sorted(orphans, key=files.step_of), *kept]
             if final in state.kept or final == state.latest:
                 # Its files are about to be replaced: stop pointing at them first.
                 files.write_state(self.directory, kept[-1] if kept else None, kept)
@@ -186,6 +208,9 @@ class Checkpoints:
                 f"latest checkpoint is still {latest or 'none'}. Check that {self.directory} "
                 "is writable and its disk has space, then rerun to resume."
             ) from error
+        except BaseException:
+            files.delete(partial)  # a second Ctrl-C mid-save: leave no partial files
+            raise
         for old in kept[: -self.max_to_keep]:
             files.delete(old)
         return final
@@ -197,6 +222,25 @@ class Checkpoints:
     def restore(self, prefix: str) -> None:
         """Restore every part of the state from `prefix`, or fail saying what did not match."""
         restore_into(self.checkpoint, prefix, complete=True)
+
+
+def nonfinite_variables(trackable: tf.train.Checkpoint) -> list[str]:
+    """Names of the floating-point variables reachable from `trackable` holding NaN or inf."""
+    import keras
+
+    bad = []
+    for obj in tf.train.TrackableView(trackable).descendants():
+        if isinstance(obj, keras.Variable):
+            name, value = obj.path, obj.value
+        elif isinstance(obj, tf.Variable):
+            name, value = obj.name, obj
+        else:
+            continue
+        if tf.as_dtype(value.dtype).is_floating and not bool(
+            tf.reduce_all(tf.math.is_finite(value))
+        ):
+            bad.append(name)
+    return bad
 
 
 def restore_into(checkpoint: tf.train.Checkpoint, prefix: str, *, complete: bool) -> None:

@@ -237,3 +237,85 @@ def test_the_write_probe_leaves_other_processes_probes_alone(tmp_path: Path) -> 
     ensure_writable(tmp_path / "new" / "dir")
     assert other.read_bytes() == b"another worker's probe"
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".write-test"]
+
+
+def test_a_lost_checkpoint_file_does_not_make_older_checkpoints_unprunable(
+    tmp_path: Path,
+) -> None:
+    checkpoints, step, _ = _checkpoints(tmp_path, keep=3)
+    _save_at(checkpoints, step, 2, 4, 6)
+    (tmp_path / "checkpoints" / "checkpoint").unlink()  # lost (a copy without it, a bad disk)
+    *_, newest = _save_at(checkpoints, step, 8, 10)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
+        "ckpt-10.index",
+        "ckpt-6.index",
+        "ckpt-8.index",
+    ]
+    assert files.read_state(tmp_path / "checkpoints").latest == newest
+
+
+def test_a_second_ctrl_c_during_a_save_leaves_no_partial_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoints, step, _ = _checkpoints(tmp_path)
+    (good,) = _save_at(checkpoints, step, 2)
+    before = _names(tmp_path / "checkpoints")
+    real_write = tf.train.Checkpoint.write
+
+    def interrupted(self, prefix, options=None):
+        real_write(self, prefix, options=options)
+        raise KeyboardInterrupt  # the second Ctrl-C lands while the files are being checked
+
+    monkeypatch.setattr(tf.train.Checkpoint, "write", interrupted)
+    step.assign(4)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save()
+    assert _names(tmp_path / "checkpoints") == before
+    assert latest_checkpoint(tmp_path / "checkpoints") == good
+
+
+def test_the_next_start_removes_what_an_interrupted_launch_left(tmp_path: Path) -> None:
+    from gantrain.run_lock import remove_leftovers
+
+    checkpoints, step, _ = _checkpoints(tmp_path)
+    _save_at(checkpoints, step, 2)
+    kept = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    directory = tmp_path / "checkpoints"
+    # What a kill -9 (or a second Ctrl-C before this fix) left: a partial checkpoint of a
+    # step never saved again, TensorFlow's temporary folder, half-written atomic writes.
+    step.assign(7)
+    checkpoints.checkpoint.write(str(directory / "partial-ckpt-7"))
+    (directory / "partial-ckpt-9_temp").mkdir()
+    (directory / "partial-ckpt-9_temp" / "part-00000-of-00001.index").write_bytes(b"x")
+    (directory / ".checkpoint.0123abcd.tmp").write_text("half")
+    (tmp_path / ".stats.jsonl.89abcdef.tmp").write_text("half")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / ".step_000002.png.deadbeef.tmp").write_bytes(b"half")
+    (directory / "best").mkdir()
+    (directory / "best" / "partial-ckpt-5.index").write_bytes(b"x")
+    # Not gantrain's leftovers: never touched.
+    (tmp_path / "notes.tmp").write_text("mine")
+    (directory / "partial-notes").write_text("mine")
+    removed = remove_leftovers(tmp_path)
+    assert len(removed) == 7
+    left = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    extra = {Path("notes.tmp"), Path("checkpoints/partial-notes"), Path("samples")}
+    assert set(left) == set(kept) | extra | {Path("checkpoints/best")}
+    assert latest_checkpoint(directory) == str(directory / "ckpt-2")
+
+
+def test_a_state_holding_nan_or_inf_is_never_saved(tmp_path: Path) -> None:
+    from gantrain.errors import NonFiniteLossError
+
+    checkpoints, step, weights = _checkpoints(tmp_path)
+    (good,) = _save_at(checkpoints, step, 2)
+    before = _names(tmp_path / "checkpoints")
+    for bad in (np.nan, np.inf):
+        weights.assign(np.full(5000, bad, np.float32))
+        step.assign(4)
+        with pytest.raises(NonFiniteLossError) as info:
+            checkpoints.save()
+        message = str(info.value)
+        assert message.startswith("step 4: the training state holds NaN/inf values (")
+        assert f"the latest checkpoint is still {good}" in message and "\n" not in message
+        assert _names(tmp_path / "checkpoints") == before
