@@ -13,7 +13,7 @@ a new loss, regularizer or augmentation lands in a sensible group without editin
 | `lr/` | learning rates | `lr_<x>` -> `lr/<x>` |
 | `aug/` | augmentation state (ADA's p as `aug_p` -> `aug/p`) | `aug_*` |
 | `speed/`, `progress/`, `health/` | images/s; epoch and kimg; skipped updates | (table only) |
-| `eval/<protocol>/` | evaluator results (`eval_tag`) | |
+| `eval/<protocol>_<extractor>/` | evaluator results (`eval_tag`) | |
 | `misc/` | anything else | everything left |
 
 A name that already holds a `/` is taken as a tag.
@@ -116,6 +116,11 @@ _METRIC_DESCRIPTIONS = {
     "fid": "Frechet distance between real and generated features (lower is better)",
     "kid": "kernel inception distance, unbiased MMD^2 (lower is better)",
     "kid_std": "std of KID over its subsets",
+    "kid_x1e3": "kernel inception distance x 10^3, unbiased MMD^2 (lower is better)",
+    "kid_x1e3_std": "std of KID x 10^3 over its subsets",
+    "intra_fid": "mean over classes of the per-class FID (conditional models; lower is better)",
+    "density": "density (Naeem et al.): samples near real images, 1 for matching sets",
+    "coverage": "coverage (Naeem et al.): share of real images with a sample nearby (higher)",
     "is": "Inception Score (higher is better)",
     "is_std": "std of the Inception Score over its splits",
     "precision": "improved precision: share of samples inside the real manifold (higher)",
@@ -151,15 +156,9 @@ def description(name: str) -> str:
     return name
 
 
-def protocol_name(extractor: str, num_generated: int) -> str:
-    """A short name of an evaluation protocol, `<extractor>_<generated images>` such as
-    `domain_10k`: numbers of two protocols are not comparable, so their tags differ."""
-    size = f"{num_generated // 1000}k" if num_generated % 1000 == 0 else str(num_generated)
-    return f"{extractor}_{size}"
-
-
 def eval_tag(metric: str, protocol: str) -> str:
-    """`eval/<protocol>/<metric>`."""
+    """`eval/<protocol>/<metric>`; `protocol` names the protocol and the extractor
+    (`Evaluation.tag_name()`: `default_domain`, `fid50k_full_inception_fid`)."""
     return f"eval/{protocol}/{metric}"
 
 
