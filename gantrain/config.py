@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -31,8 +31,6 @@ from omegaconf.errors import (
 from gantrain.errors import ConfigError, GantrainError
 
 T = TypeVar("T")
-
-RESUME_MODES = ("auto", "never")
 
 
 def _require_positive(prefix: str, **values: int | float) -> None:
@@ -185,6 +183,8 @@ class RunConfig:
     optimizer_discriminator: DictConfig
     loss: DictConfig
     raw: DictConfig
+    # `regularizer.<key>` nodes (configs/regularizer/), in config order; built with the state.
+    regularizers: dict[str, DictConfig] = dataclasses.field(default_factory=dict)
 
 
 def format_omegaconf_error(error: OmegaConfBaseException, prefix: str, valid: list[str]) -> str:
@@ -309,11 +309,67 @@ def _node_kwargs(node: DictConfig) -> dict[str, Any]:
     }
 
 
+# Keys of the loss node before penalties became the `regularizer` group.
+_LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
+
+
+def upgrade_legacy_penalties(cfg: DictConfig) -> DictConfig:
+    """A config whose loss node holds `gp_weight` / `r1_gamma` / `penalty_interval` (run
+    dirs trained before penalties became the `regularizer` group) in today's shape, so
+    `sample`, `export` and `eval` keep reading those run dirs. Other configs are returned as
+    they are."""
+    loss = cfg.get("loss")
+    if not isinstance(loss, DictConfig) or not any(k in loss for k in _LEGACY_PENALTY_KEYS):
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        values = {k: cfg.loss.pop(k) for k in _LEGACY_PENALTY_KEYS if k in cfg.loss}
+        interval = values.get("penalty_interval", 1)
+        node = cfg.get("regularizer")
+        regularizers = {} if node is None else dict(OmegaConf.to_container(node))
+        if values.get("gp_weight"):
+            regularizers["gradient_penalty"] = {
+                "_target_": "gantrain.regularizers.gradient_penalty.GradientPenalty",
+                "weight": values["gp_weight"],
+                "interval": interval,
+            }
+        if values.get("r1_gamma"):
+            regularizers["r1"] = {
+                "_target_": "gantrain.regularizers.r1.R1",
+                "gamma": values["r1_gamma"],
+                "interval": interval,
+            }
+        cfg.regularizer = regularizers
+    return cfg
+
+
+def regularizer_nodes(cfg: DictConfig) -> dict[str, DictConfig]:
+    """The `regularizer.<key>` nodes of `cfg` (none when the group is empty)."""
+    node = cfg.get("regularizer")
+    if node is None:
+        return {}
+    if not isinstance(node, DictConfig):
+        raise ConfigError(
+            f"regularizer={node!r}: pick regularizers by name, regularizer=[r1] or "
+            "regularizer=[gradient_penalty,r1] (configs/regularizer/)."
+        )
+    nodes = {}
+    for key, value in node.items():
+        if not isinstance(value, DictConfig) or "_target_" not in value:
+            raise ConfigError(
+                f"regularizer.{key}: not a regularizer (no _target_); add one with "
+                f"regularizer=[{key}] (configs/regularizer/{key}.yaml), then set its keys."
+            )
+        nodes[str(key)] = value
+    return nodes
+
+
 def load_run_config(cfg: DictConfig) -> RunConfig:
     """Validate a composed `train` config; raises ConfigError naming the first bad key."""
     from gantrain.data.base import DatasetSource
     from gantrain.distribute import StrategySpec
 
+    cfg = upgrade_legacy_penalties(cfg)
     for group in ("trainer", "logging", "dataset", "strategy", "generator", "discriminator"):
         if group not in cfg or cfg[group] is None:
             raise ConfigError(f"{group}: missing from the config; pick one with {group}=<name>.")
@@ -335,6 +391,7 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
             optimizer_discriminator=optimizer.discriminator,
             loss=cfg.loss,
             raw=cfg,
+            regularizers=regularizer_nodes(cfg),
         )
     except OmegaConfBaseException as error:  # an interpolation that cannot resolve, say
         raise ConfigError(format_omegaconf_error(error, "", [])) from error
@@ -343,4 +400,6 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
     check_target_arguments(run.optimizer_generator, "optimizer.generator", ("total_steps",))
     check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator", ("total_steps",))
     check_target_arguments(run.loss, "loss")
+    for key, node in run.regularizers.items():
+        check_target_arguments(node, f"regularizer.{key}")
     return run

@@ -7,9 +7,10 @@ the same semantics under any `tf.distribute` strategy. Nothing here logs or read
 
 Logged parts: `d_real` / `d_fake` are D(x) and D(G(z)) as probabilities for the sigmoid losses
 (non_saturating, minimax, relativistic_average) and raw critic values for the others.
-Penalties (gradient penalty, R1) live in penalties.py. Every loss builder takes the same
-optional keys (see `configurable`), so any loss combines with any penalty from the command
-line: `loss=hinge loss.r1_gamma=10`, or `+loss.r1_gamma=10` on the default loss.
+Every loss builder takes the same optional keys (the ACGAN class weights, see
+`configurable`), listed in every loss YAML. Penalties and regularizers (gradient penalty, R1,
+...) are not part of a loss: they are the `regularizer` config group (gantrain/regularizers/),
+so any of them combines with any loss: `loss=hinge regularizer=[r1]`.
 """
 
 from __future__ import annotations
@@ -32,34 +33,19 @@ class LossTerms:
 
 
 @dataclass(frozen=True)
-class Penalty:
-    """A regularizer of D's input gradients, added to the discriminator phase.
-
-    `kind`: "gradient_penalty" (WGAN-GP) or "r1"; `weight`: its factor (lambda, or gamma / 2
-    for R1); `interval`: 1 adds it to every D update, k > 1 runs it as its own phase every k
-    steps with weight * k (lazy regularization, Karras et al. 2020).
-    """
-
-    kind: str
-    weight: float
-    interval: int = 1
-
-
-@dataclass(frozen=True)
 class AdversarialLoss:
     """`discriminator(real_logits, fake_logits)` and `generator(fake_logits, real_logits)`.
 
     Logits have shape (B, 1) or (B,). `generator_needs_real` tells the step whether the G phase
     must run D on real images (relativistic losses); otherwise `real_logits` is None there.
-    `penalties` regularize D; the class weights scale the ACGAN cross-entropy of a
-    discriminator with an auxiliary classifier (in D's and G's loss).
+    The class weights scale the ACGAN cross-entropy of a discriminator with an auxiliary
+    classifier (in D's and G's loss).
     """
 
     name: str
     discriminator: Callable[[tf.Tensor, tf.Tensor], LossTerms]
     generator: Callable[[tf.Tensor, tf.Tensor | None], LossTerms]
     generator_needs_real: bool = False
-    penalties: tuple[Penalty, ...] = ()
     class_weight_discriminator: float = 1.0
     class_weight_generator: float = 1.0
 
@@ -68,72 +54,33 @@ def _flat(logits: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
 
-def with_options(
-    loss: AdversarialLoss,
-    *,
-    gp_weight: float = 0.0,
-    r1_gamma: float = 0.0,
-    penalty_interval: int = 1,
-    class_weight_discriminator: float = 1.0,
-    class_weight_generator: float = 1.0,
-) -> AdversarialLoss:
-    """`loss` with penalties and ACGAN class-loss weights (the keys every loss config takes).
-
-    gp_weight: lambda of the WGAN-GP gradient penalty (0 = off; Gulrajani et al. use 10).
-    r1_gamma: gamma of the R1 penalty, applied as gamma / 2 * ||grad D(x)||^2 (0 = off).
-    penalty_interval: 1 = every D update; k > 1 = lazy regularization, its own phase every
-        k steps with the weight multiplied by k.
-    class_weight_*: factors of the ACGAN cross-entropy in D's and G's loss (used only with a
-        discriminator that has an auxiliary classifier).
-    """
-    for key, value in (
-        ("gp_weight", gp_weight),
-        ("r1_gamma", r1_gamma),
-        ("class_weight_discriminator", class_weight_discriminator),
-        ("class_weight_generator", class_weight_generator),
-    ):
-        if value < 0:
-            raise ConfigError(f"loss.{key}={value}: must be >= 0 (0 turns it off).")
-    if penalty_interval < 1:
-        raise ConfigError(f"loss.penalty_interval={penalty_interval}: must be >= 1.")
-    penalties = []
-    if gp_weight:
-        penalties.append(Penalty("gradient_penalty", float(gp_weight), int(penalty_interval)))
-    if r1_gamma:
-        penalties.append(Penalty("r1", float(r1_gamma) / 2.0, int(penalty_interval)))
-    return dataclasses.replace(
-        loss,
-        name=loss.name + "".join(f"+{p.kind}" for p in penalties),
-        penalties=tuple(penalties),
-        class_weight_discriminator=float(class_weight_discriminator),
-        class_weight_generator=float(class_weight_generator),
-    )
-
-
 def configurable(base: Callable[[], AdversarialLoss]) -> Callable[..., AdversarialLoss]:
-    """A loss builder that also takes `with_options`' keys (all optional)."""
+    """A loss builder that also takes the keys every loss config lists (all optional).
+
+    class_weight_discriminator / class_weight_generator: factors (>= 0) of the ACGAN
+    cross-entropy in D's and G's loss, used only with a discriminator that has an auxiliary
+    classifier (discriminator=acgan).
+    """
 
     def build(
-        *,
-        gp_weight: float = 0.0,
-        r1_gamma: float = 0.0,
-        penalty_interval: int = 1,
-        class_weight_discriminator: float = 1.0,
-        class_weight_generator: float = 1.0,
+        *, class_weight_discriminator: float = 1.0, class_weight_generator: float = 1.0
     ) -> AdversarialLoss:
-        return with_options(
+        for key, value in (
+            ("class_weight_discriminator", class_weight_discriminator),
+            ("class_weight_generator", class_weight_generator),
+        ):
+            if not value >= 0:  # NaN too
+                raise ConfigError(f"loss.{key}={value}: must be >= 0 (0 turns it off).")
+        return dataclasses.replace(
             base(),
-            gp_weight=gp_weight,
-            r1_gamma=r1_gamma,
-            penalty_interval=penalty_interval,
-            class_weight_discriminator=class_weight_discriminator,
-            class_weight_generator=class_weight_generator,
+            class_weight_discriminator=float(class_weight_discriminator),
+            class_weight_generator=float(class_weight_generator),
         )
 
     # Not functools.wraps: config validation reads this signature, not the base's.
     build.__name__ = build.__qualname__ = base.__name__
     build.__module__ = base.__module__
-    build.__doc__ = (base.__doc__ or "") + "\n\nOptional keys: see `with_options`."
+    build.__doc__ = (base.__doc__ or "") + "\n\nOptional keys: see `configurable`."
     return build
 
 

@@ -3,6 +3,7 @@
 `critic` maps images (B, H, W, C) to logits (B, 1); labels of a conditional discriminator are
 bound into it by the caller. Both functions return per-example values (B,) and are meant to be
 called inside the outer `GradientTape` of the discriminator update (double backpropagation).
+The regularizers that use them (weights, intervals, config) are in gantrain/regularizers/.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Critic = Callable[[tf.Tensor], tf.Tensor]
 _EPSILON = 1e-12
 
 
-def _input_gradients(critic: Critic, images: tf.Tensor) -> tf.Tensor:
+def input_gradients(critic: Critic, images: tf.Tensor) -> tf.Tensor:
     """d sum(critic(images)) / d images, flattened to (B, H*W*C); example i's row only
     depends on example i as long as the critic treats examples independently."""
     with tf.GradientTape() as tape:
@@ -37,7 +38,7 @@ def gradient_penalty(
     """
     alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1, 1, 1, 1])
     interpolated = real + alpha * (tf.stop_gradient(fake) - real)
-    grads = _input_gradients(critic, interpolated)
+    grads = input_gradients(critic, interpolated)
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + _EPSILON)
     return tf.square(norm - 1.0)
 
@@ -45,7 +46,7 @@ def gradient_penalty(
 def r1_penalty(critic: Critic, real: tf.Tensor) -> tf.Tensor:
     """R1 (Mescheder et al. 2018): ||grad critic(x)||^2 on real images, per example.
 
-    The usual weight is gamma / 2 (see `gantrain.losses.objective`).
+    The usual weight is gamma / 2 (gantrain/regularizers/r1.py).
     """
-    grads = _input_gradients(critic, real)
+    grads = input_gradients(critic, real)
     return tf.reduce_sum(tf.square(grads), axis=1)

@@ -9,6 +9,7 @@ from gantrain.config import RunConfig, build
 from gantrain.data.base import DatasetSpec
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
+from gantrain.regularizers import build_regularizers
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
 from gantrain.training.state import GANState
@@ -77,7 +78,8 @@ def build_loss(run: RunConfig) -> AdversarialLoss:
 def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     """The full training state. Call inside `strategy.scope()` and the run's precision policy.
 
-    Under mixed_float16 each optimizer gets its own loss scale (`with_loss_scaling`).
+    Under mixed_float16 each optimizer gets its own loss scale (`with_loss_scaling`). The
+    regularizers are built here too: the state owns (and checkpoints) their variables.
     """
     generator = build_generator(run, spec)
     discriminator = build_discriminator(run, spec)
@@ -85,6 +87,9 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     check_float32_outputs(discriminator, "discriminator")
     check_conditioning_pair(run, generator, discriminator)
     precision, total_steps = run.trainer.precision, run.trainer.max_steps
+    regularizers = build_regularizers(run.regularizers)
+    # Lazy phases share their model's optimizer; an adjustment of its lr / betas for them
+    # (StyleGAN2's c = k / (k + 1)) goes here, from `lazy_interval(regularizers, model)`.
     return GANState(
         generator=generator,
         discriminator=discriminator,
@@ -99,6 +104,7 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
         generator_ema=build_generator(run, spec) if run.trainer.ema_decay else None,
+        regularizers=regularizers,
     )
 
 

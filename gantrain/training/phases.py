@@ -1,4 +1,4 @@
-"""What each phase of a train step computes: per-example losses of D, lazy penalties and G.
+"""What each phase of a train step computes: D, G and their regularizers' phases.
 
 A step is a list of `Phase`s (stylegan2-ada's phases): each names the model it updates, its
 optimizer, how often it runs (`interval`: on steps where step % interval == 0) and how many
@@ -6,8 +6,13 @@ updates it makes when it runs (`repeats`: n_critic for D). `PhaseLosses` holds t
 that compute the phases' `LossTerms` on one replica; the step (step.py) owns the tapes, the
 updates and the reductions.
 
+Phases are built from the configured regularizers (gantrain/regularizers/), grouped by the
+model they apply to and their interval: interval 1 joins that model's own phase, k > 1 makes
+a phase of its own every k steps with the weights times k. No kind of regularizer is named
+here; a new one is a module + YAML.
+
 Randomness is stateless and keyed by (seed, step, slot): every phase update has its own slot,
-and within a slot the latents, fake labels, gradient-penalty alphas and augmentations use
+and within a slot the latents, fake labels, augmentations and each regularizer's draws use
 separate streams. Values are drawn for the *global* batch and each replica takes its rows, so
 a run's random stream does not depend on the number of replicas and resumes exactly.
 """
@@ -20,15 +25,18 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from gantrain.losses.adversarial import AdversarialLoss, LossTerms, Penalty, classification
-from gantrain.losses.penalties import gradient_penalty, r1_penalty
+from gantrain.errors import ConfigError
+from gantrain.losses.adversarial import AdversarialLoss, LossTerms, classification
+from gantrain.regularizers.base import MODELS, Regularizer, RegularizerContext
 from gantrain.training.augment import NUM_UNIFORMS, diff_augment
 from gantrain.training.state import GANState
 
 Batch = dict[str, tf.Tensor]
 
-# Streams within a slot (the latents use the slot's seed itself, stream 0).
-_LABELS, _ALPHA, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_PENALTY = 1, 2, 3, 4, 5
+# Streams within a slot (the latents use the slot's seed itself, stream 0; stream 2 is the
+# gradient penalty's alphas, regularizers/gradient_penalty.py; regularizers draw from 16 up).
+_LABELS, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_PENALTY = 1, 3, 4, 5
+_LETTER = {"discriminator": "d", "generator": "g"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,49 @@ class Phase:
     metric_names: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class LazyGroup:
+    """Regularizers of one model sharing one interval k > 1: one phase every k steps."""
+
+    applies_to: str
+    interval: int
+    regularizers: tuple[Regularizer, ...]
+
+
+def lazy_groups(regularizers: Sequence[Regularizer]) -> list[LazyGroup]:
+    """The lazy phases of `regularizers`, in slot order: D's, then G's, by interval."""
+    groups = []
+    for applies_to in MODELS:
+        mine = [r for r in regularizers if r.applies_to == applies_to and r.interval > 1]
+        for interval in sorted({r.interval for r in mine}):
+            members = tuple(r for r in mine if r.interval == interval)
+            groups.append(LazyGroup(applies_to, interval, members))
+    return groups
+
+
+def every_step(regularizers: Sequence[Regularizer], applies_to: str) -> list[Regularizer]:
+    """The regularizers that join `applies_to`'s own phase (interval 1)."""
+    return [r for r in regularizers if r.applies_to == applies_to and r.interval == 1]
+
+
+def check_regularizers(regularizers: Sequence[Regularizer]) -> None:
+    """One-line errors for combinations no phase can run."""
+    keys = [r.key for r in regularizers]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"regularizer: two regularizers share a key ({', '.join(keys)}).")
+    for regularizer in regularizers:
+        if regularizer.needs_logits and regularizer.interval > 1:
+            raise ConfigError(
+                f"regularizer.{regularizer.key}.interval={regularizer.interval}: it uses D's "
+                "outputs of the adversarial pass, so it runs with every update; set interval=1."
+            )
+
+
 class PhaseLosses:
-    """The loss computations of every phase for `state` and `loss`, on one replica."""
+    """The loss computations of every phase for `state` and `loss`, on one replica.
+
+    The regularizers are `state.regularizers` (the state owns their variables).
+    """
 
     def __init__(
         self,
@@ -69,6 +118,8 @@ class PhaseLosses:
         self.global_batch_size = global_batch_size
         self.slots_per_step = slots_per_step
         self.augment = tuple(augment)
+        self.regularizers = tuple(state.regularizers)
+        check_regularizers(self.regularizers)
         self.num_classes = state.num_classes
         discriminator = state.discriminator
         self.d_takes_labels = int(getattr(discriminator, "num_classes", 0)) > 0
@@ -109,11 +160,17 @@ class PhaseLosses:
         )
         return self._rows(labels)
 
-    def _uniforms(self, slot: int, stream: int, width: int) -> tf.Tensor:
-        u = tf.random.stateless_uniform(
-            [self.global_batch_size, width], seed=self._seed(slot, stream)
-        )
-        return self._rows(u)
+    def draw(self, slot: int, kind: str, shape: tuple[int, ...], stream: int) -> tf.Tensor:
+        """(B, *shape) float32, uniform in [0, 1) or standard normal, of this replica."""
+        full = [self.global_batch_size, *shape]
+        seed = self._seed(slot, stream)
+        if kind == "uniform":
+            values = tf.random.stateless_uniform(full, seed=seed)
+        elif kind == "normal":
+            values = tf.random.stateless_normal(full, seed=seed)
+        else:
+            raise ValueError(f"unknown distribution {kind!r}")
+        return self._rows(values)
 
     # -- model calls ---------------------------------------------------------------------
 
@@ -126,38 +183,87 @@ class PhaseLosses:
     ) -> tuple[tf.Tensor, tf.Tensor | None]:
         """(logits (B, 1), class logits (B, K) or None) of D on DiffAugmented images."""
         if self.augment:
-            images = diff_augment(images, self.augment, self._uniforms(slot, stream, NUM_UNIFORMS))
+            uniforms = self.draw(slot, "uniform", (NUM_UNIFORMS,), stream)
+            images = diff_augment(images, self.augment, uniforms)
         inputs = [images, labels] if self.d_takes_labels else images
         outputs = self.state.discriminator(inputs, training=True)
         if self.d_classifies:
             return outputs[0], outputs[1]
         return outputs, None
 
-    def _critic(self, labels: tf.Tensor | None, slot: int) -> Callable[[tf.Tensor], tf.Tensor]:
-        return lambda images: self.discriminate(images, labels, slot, _AUGMENT_PENALTY)[0]
+    # -- regularizers --------------------------------------------------------------------
+
+    def _context(
+        self,
+        batch: Batch,
+        slot: int,
+        model: keras.Model,
+        *,
+        fake_labels: tf.Tensor | None,
+        make_fake: Callable[[], tf.Tensor],
+        real_logits: tf.Tensor | None = None,
+        fake_logits: tf.Tensor | None = None,
+    ) -> RegularizerContext:
+        made: list[tf.Tensor] = []
+
+        def fake() -> tf.Tensor:  # one G pass per update, however many regularizers ask
+            if not made:
+                made.append(make_fake())
+            return made[0]
+
+        return RegularizerContext(
+            state=self.state,
+            model=model,
+            real=batch["image"],
+            labels=batch["label"],
+            fake_labels=fake_labels,
+            step=self.state.step,
+            global_batch_size=self.global_batch_size,
+            real_logits=real_logits,
+            fake_logits=fake_logits,
+            make_fake=fake,
+            critic_fn=lambda images, labels: self.discriminate(
+                images, labels, slot, _AUGMENT_PENALTY
+            )[0],
+            draw=lambda kind, shape, stream: self.draw(slot, kind, shape, stream),
+        )
+
+    @staticmethod
+    def _per_example(value: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+        """(B,) float32: a scalar is broadcast, so the global-batch average counts it once."""
+        value = tf.cast(value, tf.float32)
+        if value.shape.rank == 0:
+            return tf.fill(tf.shape(like)[:1], value)
+        return value
+
+    def _regularizer_terms(
+        self, regularizers: Sequence[Regularizer], ctx: RegularizerContext, scale: int
+    ) -> LossTerms:
+        """Sum over `regularizers` of weight * scale * value, per example; each value (and
+        the parts a regularizer returns) logged as `<d|g>_<key>`."""
+        total = tf.zeros_like(ctx.real[:, 0, 0, 0], tf.float32)
+        parts = {}
+        for regularizer in regularizers:
+            letter = _LETTER[regularizer.applies_to]
+            out = regularizer(ctx)
+            terms = out if isinstance(out, LossTerms) else LossTerms(loss=out)
+            value = self._per_example(terms.loss, ctx.real)
+            parts[f"{letter}_{regularizer.key}"] = value
+            for name, part in terms.parts.items():
+                if name not in regularizer.extra_metrics:
+                    raise ValueError(
+                        f"{type(regularizer).__name__} returned part {name!r}, which its "
+                        "extra_metrics does not list"
+                    )
+                parts[f"{letter}_{name}"] = self._per_example(part, ctx.real)
+            weight = regularizer.weight_at(self.state.step)
+            total += (weight * scale if scale != 1 else weight) * value
+        return LossTerms(loss=total, parts=parts)
 
     # -- phases --------------------------------------------------------------------------
 
-    def _penalty_terms(
-        self, batch: Batch, make_fake: Callable[[], tf.Tensor], slot: int, weighted
-    ) -> LossTerms:
-        """Sum of `weighted` [(penalty, weight)] per example; fakes only for the GP."""
-        real, labels = batch["image"], batch["label"]
-        critic = self._critic(labels if self.d_takes_labels else None, slot)
-        total = tf.zeros_like(real[:, 0, 0, 0], tf.float32)
-        parts = {}
-        for penalty, weight in weighted:
-            if penalty.kind == "gradient_penalty":
-                alpha = self._uniforms(slot, _ALPHA, 1)[:, 0]
-                value = gradient_penalty(critic, real, make_fake(), alpha)
-            else:
-                value = r1_penalty(critic, real)
-            parts[f"d_{penalty.kind}"] = value
-            total += weight * value
-        return LossTerms(loss=total, parts=parts)
-
     def discriminator(self, batch: Batch, slot: int) -> LossTerms:
-        """D's adversarial loss (+ ACGAN class loss, + the penalties that run every step)."""
+        """D's adversarial loss (+ ACGAN class loss, + D's regularizers of interval 1)."""
         fake_labels = self.fake_labels(slot)
         fake = self.generate(self.latents(slot), fake_labels)
         real_labels = batch["label"]
@@ -175,76 +281,97 @@ class PhaseLosses:
             parts["d_class_loss"] = class_loss
             hits = tf.equal(tf.argmax(real_classes, axis=1, output_type=tf.int32), real_labels)
             parts["d_class_accuracy"] = tf.cast(hits, tf.float32)
-        every_step = [(p, p.weight) for p in self.loss.penalties if p.interval == 1]
-        if every_step:
-            penalty = self._penalty_terms(batch, lambda: fake, slot, every_step)
+        regularizers = every_step(self.regularizers, "discriminator")
+        if regularizers:
+            ctx = self._context(
+                batch,
+                slot,
+                self.state.discriminator,
+                fake_labels=fake_labels,
+                make_fake=lambda: fake,
+                real_logits=real_logits,
+                fake_logits=fake_logits,
+            )
+            penalty = self._regularizer_terms(regularizers, ctx, scale=1)
             total += penalty.loss
             parts.update(penalty.parts)
         return LossTerms(loss=total, parts=parts)
 
-    def lazy_penalties(self, penalties: Sequence[Penalty]) -> Callable[[Batch, int], LossTerms]:
-        """The loss of a lazy regularization phase: penalties with weight * interval."""
-
-        def loss(batch: Batch, slot: int) -> LossTerms:
-            def make_fake() -> tf.Tensor:
-                return self.generate(self.latents(slot), self.fake_labels(slot))
-
-            weighted = [(p, p.weight * p.interval) for p in penalties]
-            return self._penalty_terms(batch, make_fake, slot, weighted)
-
-        return loss
-
     def generator(self, batch: Batch, slot: int) -> LossTerms:
-        """G's adversarial loss (+ ACGAN class loss on its requested labels)."""
+        """G's adversarial loss (+ ACGAN class loss on its requested labels, + G's
+        regularizers of interval 1)."""
         labels = self.fake_labels(slot)
-        fake_logits, fake_classes = self.discriminate(
-            self.generate(self.latents(slot), labels), labels, slot, _AUGMENT_FAKE
-        )
+        fake = self.generate(self.latents(slot), labels)
+        fake_logits, fake_classes = self.discriminate(fake, labels, slot, _AUGMENT_FAKE)
         real_logits = None
         if self.loss.generator_needs_real:
             real_logits, _ = self.discriminate(batch["image"], batch["label"], slot, _AUGMENT_REAL)
         terms = self.loss.generator(fake_logits, real_logits)
-        if fake_classes is None:
+        if fake_classes is not None:
+            class_loss = classification(fake_classes, labels)
+            terms = LossTerms(
+                loss=terms.loss + self.loss.class_weight_generator * class_loss,
+                parts={**terms.parts, "g_class_loss": class_loss},
+            )
+        regularizers = every_step(self.regularizers, "generator")
+        if not regularizers:
             return terms
-        class_loss = classification(fake_classes, labels)
-        return LossTerms(
-            loss=terms.loss + self.loss.class_weight_generator * class_loss,
-            parts={**terms.parts, "g_class_loss": class_loss},
+        ctx = self._context(
+            batch,
+            slot,
+            self.state.generator,
+            fake_labels=labels,
+            make_fake=lambda: fake,
+            real_logits=real_logits,
+            fake_logits=fake_logits,
         )
+        penalty = self._regularizer_terms(regularizers, ctx, scale=1)
+        return LossTerms(loss=terms.loss + penalty.loss, parts={**terms.parts, **penalty.parts})
+
+    def lazy(self, group: LazyGroup) -> Callable[[Batch, int], LossTerms]:
+        """The loss of a lazy regularization phase: its regularizers with weight * interval."""
+        model = getattr(self.state, group.applies_to)
+
+        def loss(batch: Batch, slot: int) -> LossTerms:
+            fake_labels = self.fake_labels(slot)
+            ctx = self._context(
+                batch,
+                slot,
+                model,
+                fake_labels=fake_labels,
+                make_fake=lambda: self.generate(self.latents(slot), fake_labels),
+            )
+            return self._regularizer_terms(group.regularizers, ctx, scale=group.interval)
+
+        return loss
+
+
+def slots_per_step(n_critic: int, regularizers: Sequence[Regularizer] = ()) -> int:
+    """Seed slots reserved per step: D's n_critic, G's, one per lazy phase; at least 8, as
+    before n_critic existed (the same streams for the same runs)."""
+    return max(8, n_critic + 1 + len(lazy_groups(regularizers)))
 
 
 def build_phases(state: GANState, losses: PhaseLosses, *, n_critic: int) -> list[Phase]:
-    """D (n_critic updates, each on its own real batch), lazy penalties, then G.
+    """D (n_critic updates, each on its own real batch), D's lazy phases, G, G's lazy phases.
 
     Slots: D repeats use 0..n_critic-1 and G uses n_critic, so the default (n_critic=1) keeps
-    D = 0 and G = 1; the lazy phase, when there is one, comes last.
+    D = 0 and G = 1; lazy phases follow from n_critic + 1 in `lazy_groups` order.
     """
-    d = {"model": state.discriminator, "optimizer": state.d_optimizer, "interval": 1, "repeats": 1}
-    phases = [
-        Phase(
-            **{**d, "repeats": n_critic},
+    optimizers = {"discriminator": state.d_optimizer, "generator": state.g_optimizer}
+    groups = lazy_groups(losses.regularizers)
+    main = {
+        "discriminator": Phase(
             name="discriminator",
             prefix="d",
+            model=state.discriminator,
+            optimizer=state.d_optimizer,
+            interval=1,
+            repeats=n_critic,
             first_slot=0,
             loss=losses.discriminator,
-        )
-    ]
-    lazy = [p for p in losses.loss.penalties if p.interval > 1]
-    if len({p.interval for p in lazy}) > 1:
-        raise ValueError("lazy penalties must share one interval")
-    if lazy:
-        phases.append(
-            Phase(
-                **{**d, "interval": lazy[0].interval},
-                name="discriminator_regularization",
-                prefix="d_reg",
-                first_slot=n_critic + 1,
-                loss=losses.lazy_penalties(lazy),
-                metric_names=("d_reg_loss", *(f"d_{p.kind}" for p in lazy)),
-            )
-        )
-    phases.append(
-        Phase(
+        ),
+        "generator": Phase(
             name="generator",
             prefix="g",
             model=state.generator,
@@ -253,11 +380,32 @@ def build_phases(state: GANState, losses: PhaseLosses, *, n_critic: int) -> list
             repeats=1,
             first_slot=n_critic,
             loss=losses.generator,
-        )
-    )
+        ),
+    }
+    phases = []
+    for applies_to in MODELS:
+        phases.append(main[applies_to])
+        mine = [g for g in groups if g.applies_to == applies_to]
+        for group in mine:
+            letter = _LETTER[applies_to]
+            suffix = "" if len(mine) == 1 else str(group.interval)
+            prefix = f"{letter}_reg{suffix}"
+            extra = [name for r in group.regularizers for name in r.extra_metrics]
+            phases.append(
+                Phase(
+                    name=f"{applies_to}_regularization" + (f"_{suffix}" if suffix else ""),
+                    prefix=prefix,
+                    model=getattr(state, applies_to),
+                    optimizer=optimizers[applies_to],
+                    interval=group.interval,
+                    repeats=1,
+                    first_slot=n_critic + 1 + groups.index(group),
+                    loss=losses.lazy(group),
+                    metric_names=(
+                        f"{prefix}_loss",
+                        *(f"{letter}_{r.key}" for r in group.regularizers),
+                        *(f"{letter}_{name}" for name in extra),
+                    ),
+                )
+            )
     return phases
-
-
-def slots_per_step(n_critic: int) -> int:
-    """Seed slots reserved per step: at least 8, as before n_critic existed (same streams)."""
-    return max(8, n_critic + 2)

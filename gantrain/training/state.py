@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import tensorflow as tf
 
 from gantrain.optim import bind_schedule
+from gantrain.regularizers.base import Regularizer
 from gantrain.training.ema import check_twins
 
 # Second word of the stateless seed of the fixed sample grid; training latents use
@@ -44,6 +47,7 @@ class GANState:
     (`optimizer.build(model.trainable_variables)`): Keras 3 creates slot variables lazily,
     which breaks restores and MirroredStrategy otherwise (keras#19321).
 
+    `regularizers` (gantrain/regularizers/) are built here and their state checkpointed.
     `generator_ema` (None unless EMA is on) is a twin of the generator holding the moving
     average of its weights; it starts as a copy and is checkpointed as `generator_ema`.
     The sample grid is `grid_z` with `grid_labels` (None for unconditional generators): a
@@ -61,6 +65,7 @@ class GANState:
         seed: int,
         grid_size: int,
         generator_ema: keras.Model | None = None,
+        regularizers: Sequence[Regularizer] = (),
     ) -> None:
         self.generator = generator
         self.generator_ema = generator_ema
@@ -100,6 +105,11 @@ class GANState:
         if self.num_classes:
             self.grid_labels = tf.repeat(tf.range(rows, dtype=tf.int32), grid_size)
         self.rng_states = seed_generator_states(generator) + seed_generator_states(discriminator)
+        # Their variables (running means, EMA anchors) are made here, inside the strategy
+        # scope, and checkpointed under `regularizers/<key>` (gantrain/regularizers/base.py).
+        self.regularizers = tuple(regularizers)
+        for regularizer in self.regularizers:
+            regularizer.build(self)
         # Updates not applied because their loss was NaN/inf, and the last step that had one
         # (gantrain/training/nonfinite.py). Replicas decide together, so count once.
         self.skipped_updates = tf.Variable(
@@ -119,7 +129,10 @@ class GANState:
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """A checkpoint over every part of the state."""
-        extra = {} if self.generator_ema is None else {"generator_ema": self.generator_ema}
+        extra: dict = {} if self.generator_ema is None else {"generator_ema": self.generator_ema}
+        stateful = {r.key: r for r in self.regularizers if r.variables}
+        if stateful:  # absent otherwise: checkpoints of runs without any stay as they were
+            extra["regularizers"] = stateful
         return tf.train.Checkpoint(
             **extra,
             generator=self.generator,

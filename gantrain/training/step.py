@@ -1,11 +1,11 @@
 """The compiled train step: its phases in order, `steps_per_loop` steps per tf.function call.
 
-A step runs D `n_critic` times (each on its own real batch), a lazy regularization phase on
-the steps it is due, then G (see phases.py), then updates the generator's EMA. It changes only
-variables `GANState` owns, returns a dict of scalar tensors and does no I/O. Latents, labels
-and augmentations are drawn statelessly from (seed, step, slot) for the *global* batch, and
-each replica takes its slice, so a run's random stream does not depend on the number of
-replicas and resumes exactly from the step counter.
+A step runs D `n_critic` times (each on its own real batch), D's lazy regularization phases
+on the steps they are due, then G and its lazy phases (see phases.py), then updates the
+generator's EMA. It changes only variables `GANState` owns, returns a dict of scalar tensors
+and does no I/O. Latents, labels and augmentations are drawn statelessly from (seed, step,
+slot) for the *global* batch, and each replica takes its slice, so a run's random stream does
+not depend on the number of replicas and resumes exactly from the step counter.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class TrainStep:
             state,
             loss,
             global_batch_size=global_batch_size,
-            slots_per_step=slots_per_step(n_critic),
+            slots_per_step=slots_per_step(n_critic, state.regularizers),
             augment=augment,
         )
         self.phases = build_phases(state, losses, n_critic=n_critic)

@@ -52,7 +52,7 @@ def test_n_critic_updates_d_on_its_own_batches(tiny_overrides) -> None:
 
 
 def test_lazy_penalty_is_its_own_phase_every_interval(tiny_overrides) -> None:
-    state, step, iterator = _setup(tiny_overrides, "loss=r1", "loss.penalty_interval=2")
+    state, step, iterator = _setup(tiny_overrides, "loss=r1", "regularizer.r1.interval=2")
     assert [p.name for p in step.phases] == [
         "discriminator",
         "discriminator_regularization",
@@ -149,8 +149,9 @@ def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -
         "trainer.ema_decay=0.9",
         "trainer.ema_start=0",  # average from the first step (the default waits 1,000)
         "trainer.augment=[color,translation,cutout]",
-        "+loss.r1_gamma=1.0",
-        "+loss.penalty_interval=2",
+        "regularizer=[r1]",
+        "regularizer.r1.gamma=1.0",
+        "regularizer.r1.interval=2",
         "optimizer.generator.schedule=linear",
         "trainer.log_every=1",
         "trainer.sample_every=2",
@@ -220,27 +221,31 @@ iterator = iter(strategy.experimental_distribute_dataset(batches))
 for _ in range(4):
     metrics = step(iterator, 1)
 print("D_UPDATES", int(state.d_optimizer.iterations.numpy()), float(metrics["d_r1"]))
+print("STATE", *[float(v.numpy()) for r in state.regularizers for v in r.variables])
 """
 
 
 @pytest.mark.slow
 def test_phases_run_under_mirrored_strategy(tiny_overrides) -> None:
     """n_critic loops and lazy phases keep their synchronization points (the gradient
-    all-reduce, spectral-norm and batch-norm state) out of replica-side control flow."""
+    all-reduce, spectral-norm and batch-norm state) out of replica-side control flow; a
+    stateful regularizer's state (the toys of test_regularizers.py) updates on replicas."""
     import os
     import subprocess
     import sys
 
     from tests.conftest import REPO
+    from tests.integration.test_regularizers import TOYS
 
     overrides = [
         *tiny_overrides,
         *CONDITIONAL,
         "trainer.n_critic=2",
         "loss=r1",
-        "loss.penalty_interval=2",
+        "regularizer.r1.interval=2",
         "trainer.ema_decay=0.9",
         "trainer.ema_start=0",
+        *TOYS,
     ]
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_SCRIPT, *overrides],
@@ -256,3 +261,7 @@ def test_phases_run_under_mirrored_strategy(tiny_overrides) -> None:
     _, updates, r1 = line.split()
     assert int(updates) == 4 * 2 + 2  # n_critic updates per step + the lazy phase twice
     assert float(r1) > 0
+    state = next(x for x in result.stdout.splitlines() if x.startswith("STATE")).split()[1:]
+    # toy.calls, toy.mean (tf.Module lists variables by attribute name), anchor.anchor
+    assert len(state) == 3 and float(state[0]) == 2.0  # G's lazy phase ran twice
+    assert all(np.isfinite(float(v)) and float(v) != 0.0 for v in state)
