@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,7 +18,22 @@ from omegaconf import DictConfig
 from gantrain.errors import GantrainError
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
 
+if TYPE_CHECKING:
+    from gantrain.training.loop import TrainResult
+
 log = logging.getLogger("gantrain")
+
+
+def train_in_run_dir(cfg: DictConfig) -> TrainResult:
+    """Validate `cfg` and train into the run dir of the Hydra job that is running.
+
+    The one training path of `gantrain train` and of `gantrain.train` (gantrain/api.py).
+    Hydra 1.2+ does not chdir: this writes where Hydra says the run lives.
+    """
+    from gantrain.config import load_run_config
+    from gantrain.training.loop import train
+
+    return train(load_run_config(cfg), Path(HydraConfig.get().runtime.output_dir))
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="train", version_base=HYDRA_VERSION_BASE)
@@ -33,19 +49,16 @@ def main(cfg: DictConfig) -> float | None:
     # A no-op under the CLI; in a launcher's worker process (joblib, submitit) this keeps
     # TensorFlow's C++ start-up notes off the console.
     import_tensorflow_quietly()
-    from gantrain.config import load_run_config
     from gantrain.sweeps import load_objective, record_failure
     from gantrain.training.isolation import isolated_job
-    from gantrain.training.loop import train
 
     hydra_cfg = HydraConfig.get()
-    # Hydra 1.2+ does not chdir: write where Hydra says the run lives.
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     objective = load_objective(cfg)
     with isolated_job():
         try:
-            result = train(load_run_config(cfg), run_dir)
+            result = train_in_run_dir(cfg)
             if not in_sweep and objective.metric not in result.metrics:
                 return None  # only sweepers read the objective; a single run has succeeded
             return objective.value(result.metrics)

@@ -151,8 +151,20 @@ def _swap_console_handlers() -> list[tuple[logging.Handler, logging.Handler]]:
     return swapped
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter/Colab kernel, where stderr is no TTY but a bar still shows (the
+    test tqdm.auto makes to pick its notebook widget)."""
+    ipython = sys.modules.get("IPython")
+    try:
+        shell = ipython.get_ipython() if ipython is not None else None
+        return shell is not None and "IPKernelApp" in shell.config
+    except (AttributeError, TypeError):
+        return False
+
+
 class ProgressBar(Callback):
-    """tqdm bar: step, losses, images/s and ETA; plain log lines when stderr is not a TTY."""
+    """tqdm bar: step, losses, images/s and ETA; plain log lines when stderr is neither a TTY
+    nor a notebook's output (tqdm.auto draws a widget there, or text without ipywidgets)."""
 
     def __init__(
         self, logger: MetricsLogger, *, start_step: int, max_steps: int, enabled: bool
@@ -160,7 +172,7 @@ class ProgressBar(Callback):
         self.logger = logger
         self.every = 1
         self.max_steps = max_steps
-        interactive = enabled and sys.stderr.isatty()
+        interactive = enabled and (sys.stderr.isatty() or in_notebook())
         self.bar = tqdm(
             total=max_steps,
             initial=start_step,

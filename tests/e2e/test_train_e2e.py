@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import TINY, run_gantrain
+from tests.conftest import run_gantrain
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +20,7 @@ SCALARS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, tiny_mnist: Path) -> Path:
-    run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    result = run_gantrain("train", *TINY, f"dataset.path={tiny_mnist}", f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
-    return run_dir
+# `trained_run`: tests/e2e/conftest.py (shared with test_api_e2e.py).
 
 
 def test_run_dir_has_every_artifact(trained_run: Path) -> None:

@@ -24,16 +24,15 @@ SPECS = [DatasetSpec("mnist-like", (28, 28, 1), 10, 100), DatasetSpec("rgb", (32
 
 
 def _tiny(group: str, name: str):
-    full = compose_config(overrides=[f"{group}={name}"])
-    if "widths" in full[group]:
-        depth = len(full[group].widths)
-        size = [f"{group}.widths=[{','.join(['8'] * depth)}]"]
-        if "cardinalities" in full[group]:  # R3GAN: widths * expansion divisible by it
-            size.append(f"{group}.cardinalities=[{','.join(['2'] * depth)}]")
-    else:  # BigGAN: one base width times the reference's multipliers
-        size = [f"{group}.channels=8"]
-    extra = [f"{group}.latent_dim=8"] if group == "generator" else []
-    return load_run_config(compose_config(overrides=[f"{group}={name}", *size, *extra]))
+    """The YAML with its widths (or BigGAN-style `channels`) shrunk to 8, depth kept."""
+    node = compose_config(overrides=[f"{group}={name}"])[group]
+    overrides = [f"{group}={name}"]
+    if "widths" in node:
+        overrides.append(f"{group}.widths=[{','.join(['8'] * len(node.widths))}]")
+    for key, tiny in (("channels", 8), ("shared_dim", 8), ("latent_dim", 8)):
+        if key in node:
+            overrides.append(f"{group}.{key}={tiny}")
+    return load_run_config(compose_config(overrides=overrides))
 
 
 def _first_fit(build, run):
