@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -233,10 +234,34 @@ def structured(node: DictConfig | dict[str, Any], where: str, cls: type[T]) -> T
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise ConfigError(format_omegaconf_error(error, where, valid)) from error
+    reject_non_finite(dataclasses.asdict(obj), where)
     check = getattr(obj, "check", None)
     if check is not None:
         check()
     return obj
+
+
+def reject_non_finite(values: Any, where: str) -> None:
+    """Raise ConfigError naming the first NaN or infinite number in `values` (at any depth).
+
+    No learning rate, beta, weight or decay is meaningful as NaN or inf, and range checks
+    written as `value <= 0` let NaN through; one check here covers every key.
+    """
+    if isinstance(values, DictConfig | ListConfig):
+        try:
+            values = OmegaConf.to_container(values, resolve=True)
+        except OmegaConfBaseException:
+            return  # an interpolation that cannot resolve: reported where it is built
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            reject_non_finite(value, f"{where}.{key}")
+    elif isinstance(values, list | tuple):
+        for index, value in enumerate(values):
+            reject_non_finite(value, f"{where}[{index}]")
+    elif isinstance(values, float) and not math.isfinite(values):
+        raise ConfigError(
+            f"{where}={values}: must be a finite number (NaN and infinity are not valid values)."
+        )
 
 
 def check_target_arguments(
@@ -370,6 +395,7 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
     from gantrain.distribute import StrategySpec
 
     cfg = upgrade_legacy_penalties(cfg)
+
     for group in ("trainer", "logging", "dataset", "strategy", "generator", "discriminator"):
         if group not in cfg or cfg[group] is None:
             raise ConfigError(f"{group}: missing from the config; pick one with {group}=<name>.")
@@ -395,6 +421,8 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
         )
     except OmegaConfBaseException as error:  # an interpolation that cannot resolve, say
         raise ConfigError(format_omegaconf_error(error, "", [])) from error
+    for group in ("generator", "discriminator", "optimizer", "loss", "regularizer"):
+        reject_non_finite(cfg.get(group), group)
     check_target_arguments(run.generator, "generator", ("image_shape", "num_classes"))
     check_target_arguments(run.discriminator, "discriminator", ("image_shape", "num_classes"))
     check_target_arguments(run.optimizer_generator, "optimizer.generator", ("total_steps",))

@@ -72,3 +72,29 @@ def test_dataset_target_must_be_a_dataset_source() -> None:
 def test_unimportable_target_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot be imported"):
         load_run_config(compose_config(overrides=["generator._target_=nowhere.build"]))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "optimizer.generator.lr=nan",
+        "optimizer.discriminator.lr=inf",
+        "optimizer.generator.beta_1=nan",
+        "optimizer.discriminator.beta_2=-inf",
+        "trainer.clip_grad_norm=nan",
+        "trainer.ema_decay=nan",
+        "loss=wgan_gp regularizer.gradient_penalty.weight=inf",
+        "regularizer=[r1] regularizer.r1.gamma=nan",
+        "generator=dcgan generator.negative_slope=nan",
+    ],
+)
+def test_nan_or_infinite_hyperparameters_are_rejected_naming_the_key(override: str) -> None:
+    # `lr <= 0` style range checks let NaN through; a NaN learning rate trained NaN weights.
+    *groups, setting = override.split()
+    key, value = setting.split("=")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(compose_config(overrides=[*groups, setting]))
+    assert str(info.value) == (
+        f"{key}={value.lstrip('+')}: must be a finite number (NaN and infinity are not valid "
+        "values)."
+    )
