@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gantrain.atomic import atomic_writer
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """[-1, 1] float -> [0, 255] uint8 (values outside are clipped)."""
@@ -47,10 +49,9 @@ def save_png(picture: np.ndarray, path: str | os.PathLike) -> Path:
     """Write a uint8 (H, W, C) picture as PNG atomically (no half-written file on a crash)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     mode_image = picture[..., 0] if picture.shape[-1] == 1 else picture
-    Image.fromarray(mode_image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_writer(path, "wb") as file:
+        Image.fromarray(mode_image).save(file, format="PNG")
     return path
 
 
@@ -60,10 +61,9 @@ def save_gif(
     """Write uint8 (H, W, C) pictures as an animated GIF that loops forever, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
-    pictures[0].save(
-        tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0
-    )
-    os.replace(tmp, path)
+    with atomic_writer(path, "wb") as file:
+        pictures[0].save(
+            file, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0
+        )
     return path

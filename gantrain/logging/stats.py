@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gantrain.atomic import atomic_writer
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -21,12 +23,57 @@ def json_line(record: Mapping[str, Any]) -> str:
     return json.dumps({k: _jsonable(v) for k, v in record.items()})
 
 
+# How far back from the end to look for the last line break (records are far shorter).
+_TAIL_BYTES = 1 << 20
+
+
+def repair_torn_tail(path: str | os.PathLike) -> bool:
+    """Make `path` end with a complete line; True if it had to be repaired.
+
+    A crash in the middle of a write leaves a last line without its line break. Appending to
+    it would glue the next record onto it and make both unreadable. A torn line that still
+    parses (only the break is missing) gets its break; anything else is cut off.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size == 0:
+        return False
+    with path.open("rb+") as file:
+        start = max(0, size - _TAIL_BYTES)
+        file.seek(start)
+        tail = file.read()
+        if tail.endswith(b"\n"):
+            return False
+        cut = tail.rfind(b"\n")
+        if cut < 0 and start > 0:  # one line longer than the window: read it all
+            file.seek(0)
+            tail, start = file.read(), 0
+            cut = tail.rfind(b"\n")
+        try:
+            complete = isinstance(json.loads(tail[cut + 1 :]), dict)
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+            complete = False
+        if complete:
+            file.seek(0, os.SEEK_END)
+            file.write(b"\n")
+        else:
+            file.truncate(start + cut + 1)
+    return True
+
+
 class JsonlWriter:
-    """Appends records to a `.jsonl` file, one object per line."""
+    """Appends records to a `.jsonl` file, one object per line.
+
+    A torn last line (a crash mid-write) is repaired first (`repair_torn_tail`).
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -62,8 +109,6 @@ def drop_records_after(path: str | os.PathLike, step: int) -> int:
     kept = [r for r in records if int(r.get("step", 0)) <= step]
     if len(kept) == len(records):
         return 0
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as file:
+    with atomic_writer(path) as file:
         file.writelines(json.dumps(r) + "\n" for r in kept)
-    os.replace(tmp, path)
     return len(records) - len(kept)
