@@ -37,6 +37,10 @@ SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
             "gantrain.tasks.train_classifier",
             "train a domain classifier (MNIST-like feature extractor)",
         ),
+        "export-stats": (
+            "gantrain.tasks.export_stats",
+            "write the real data's mu/sigma .npz (TTUR / pytorch-fid layout)",
+        ),
     },
 }
 

@@ -96,6 +96,19 @@ class Evaluator(abc.ABC):
         """How the numbers were computed (extractor, sample counts, splits, ...)."""
         return {}
 
+    @classmethod
+    def check_counts(
+        cls, options: Mapping[str, Any], *, num_generated: int, num_real: int | None
+    ) -> list[str]:
+        """Before any image is drawn: raise ConfigError if these constructor `options` cannot
+        work with `num_generated` generated and `num_real` real images (None: the whole
+        split, size not known yet); return warnings for numbers that would mean little.
+
+        gantrain calls it at `train` and `eval` startup, so a setting that cannot work fails
+        before training starts instead of at the first evaluation.
+        """
+        return []
+
 
 class EvaluatorSet:
     """Named evaluators run together; their metric names must not collide."""

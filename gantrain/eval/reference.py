@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gantrain.atomic import atomic_writer
 from gantrain.data.base import DatasetSource
 from gantrain.errors import ConfigError
 
@@ -43,9 +44,12 @@ def image_float(images: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ReferenceStats:
     """Activations of the real images: `features` float32 (N, D), their mean (D,) and
-    covariance (D, D) in float64, class probabilities (N, K) or None, labels (N,) or None."""
+    covariance (D, D) in float64, class probabilities (N, K) or None, labels (N,) or None.
 
-    features: np.ndarray
+    `features` is None for published moments (`eval.reference_stats`): FID needs only
+    mean and covariance; KID, precision/recall and density/coverage need the features."""
+
+    features: np.ndarray | None
     mean: np.ndarray
     cov: np.ndarray
     probs: np.ndarray | None
@@ -67,7 +71,8 @@ def stats_from_features(
 
 
 class RealData:
-    """The real images a run is compared with: `num_real` of `source`, picked by `seed`.
+    """The real images a run is compared with: `num_real` of `source`, picked by `seed`
+    (None: every image of the split, as `fid50k_full` and `fid10k_test` compare against).
 
     Images load on first use. `protocol()` records what was picked; `stats(extractor)`
     returns cached or freshly computed `ReferenceStats`.
@@ -77,7 +82,7 @@ class RealData:
         self,
         source: DatasetSource,
         *,
-        num_real: int,
+        num_real: int | None,
         seed: int,
         cache: Path,
         batch_size: int,
@@ -103,9 +108,12 @@ class RealData:
                 f"dataset {data.spec.name} (split {self.source.split}) has {count} image(s); "
                 "reference statistics need at least 2."
             )
-        # A seeded random subset, not the first N: folder datasets are often sorted by class.
-        order = np.sort(np.random.default_rng(self.seed).permutation(count)[: self.num_real])
-        self._images, self._labels = data.take(order)
+        if self.num_real is None or self.num_real >= count:
+            self._images, self._labels = data.take(np.arange(count))
+        else:
+            # A seeded random subset, not the first N: folder datasets are often sorted by class.
+            order = np.sort(np.random.default_rng(self.seed).permutation(count)[: self.num_real])
+            self._images, self._labels = data.take(order)
         self._digest = hashlib.sha256(np.ascontiguousarray(self._images).tobytes()).hexdigest()
 
     @property
@@ -126,7 +134,11 @@ class RealData:
             "dataset": self.source.name,
             "real_split": self.source.split,
             "num_real": len(self._images),
-            "real_selection": f"uniform random subset without replacement, seed {self.seed}",
+            "real_selection": (
+                "every image of the split"
+                if self.num_real is None or self.num_real >= len(self._images)
+                else f"uniform random subset without replacement, seed {self.seed}"
+            ),
             "real_digest": self._digest[:16],
         }
 
@@ -194,7 +206,72 @@ def _write(path: Path, stats: ReferenceStats, key: str) -> None:
         arrays["probs"] = stats.probs
     if stats.labels is not None:
         arrays["labels"] = stats.labels
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as file:
+    with atomic_writer(path, "wb") as file:
         np.savez(file, protocol=np.array(key), **arrays)
-    os.replace(tmp, path)
+
+
+STATS_LAYOUT = (
+    "an .npz with `mu` (D,) and `sigma` (D, D), the mean and covariance of the real images' "
+    "features, as TTUR, pytorch-fid and `python -m gantrain eval export-stats` write"
+)
+
+
+def write_reference_stats(path: Path, stats: ReferenceStats, protocol: dict[str, Any]) -> None:
+    """`mu`/`sigma` (float64) in the TTUR / pytorch-fid layout, plus `protocol` (a JSON
+    string those tools ignore) saying how they were computed; written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as file:
+            np.savez(
+                file,
+                mu=np.asarray(stats.mean, np.float64),
+                sigma=np.asarray(stats.cov, np.float64),
+                protocol=np.array(json.dumps(protocol, sort_keys=True, default=str)),
+            )
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_reference_stats(path: str | Path) -> tuple[ReferenceStats, dict[str, Any]]:
+    """(moments, protocol record) of a `mu`/`sigma` .npz (`eval.reference_stats`)."""
+    from gantrain.data.npz import read_npz_arrays
+    from gantrain.eval.extractors.keras_apps import file_digest
+
+    path = Path(path).expanduser()
+    arrays = read_npz_arrays(
+        path,
+        ("mu", "sigma"),
+        optional=("protocol",),
+        layout=STATS_LAYOUT,
+        setting="eval.reference_stats",
+    )
+    mu, sigma = np.asarray(arrays["mu"]), np.asarray(arrays["sigma"])
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise ConfigError(
+            f"eval.reference_stats={path}: mu has shape {mu.shape} and sigma {sigma.shape}; "
+            f"expected {STATS_LAYOUT}."
+        )
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ConfigError(f"eval.reference_stats={path}: mu or sigma holds NaN or infinity.")
+    record: dict[str, Any] = {
+        "file": str(path),
+        "sha256": file_digest(path)[:16],
+        "dimension": len(mu),
+    }
+    if "protocol" in arrays:
+        try:
+            record["source"] = json.loads(str(arrays["protocol"]))
+        except ValueError:
+            record["source"] = str(arrays["protocol"])[:200]
+    stats = ReferenceStats(
+        features=None,
+        mean=mu.astype(np.float64),
+        cov=sigma.astype(np.float64),
+        probs=None,
+        labels=None,
+    )
+    return stats, record

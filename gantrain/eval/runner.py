@@ -25,8 +25,9 @@ from gantrain.errors import ConfigError, DatasetError
 from gantrain.eval.base import Batch, Evaluator, EvaluatorSet
 from gantrain.eval.discovery import plugin_target
 from gantrain.eval.extractors.base import FeatureExtractor
-from gantrain.eval.reference import RealData, cache_dir
-from gantrain.eval.settings import EXTRACTORS, EvalSettings
+from gantrain.eval.extractors.registry import build_extractor, check_extractor_name
+from gantrain.eval.reference import RealData, ReferenceStats, cache_dir, read_reference_stats
+from gantrain.eval.settings import EvalSettings
 from gantrain.logging.stats import JsonlWriter
 from gantrain.paths import inside_run_dir
 
@@ -51,6 +52,7 @@ class Evaluation:
         num_classes: int,
         conditional: bool,
     ) -> None:
+        settings.resolve_protocol()  # idempotent; settings built in code skip check()
         self.settings = settings
         self.cache = cache_dir(settings.cache_dir)
         self.num_classes = num_classes
@@ -72,6 +74,11 @@ class Evaluation:
             batch_size=settings.batch_size,
         )
         self._extractors: dict[str, FeatureExtractor] = {}
+        # eval.reference_stats: published moments (mu, sigma) instead of the dataset's images.
+        self.published: ReferenceStats | None = None
+        self.published_protocol: dict[str, Any] = {}
+        if settings.reference_stats:
+            self.published, self.published_protocol = read_reference_stats(settings.reference_stats)
         if not settings.evaluators:
             raise ConfigError("eval: no evaluators chosen; pick some with eval=[fid,kid,is,pr].")
         self.evaluators = EvaluatorSet(
@@ -79,33 +86,35 @@ class Evaluation:
         )
 
     def extractor_name(self, name: str | None) -> str:
-        """`auto` -> `domain` for grayscale (MNIST-like) data, `inception` for RGB."""
+        """`auto` -> `domain` for grayscale (MNIST-like) data, `inception_fid` for RGB."""
         name = name or self.settings.extractor
         if name == "auto":
-            return "domain" if self.channels == 1 else "inception"
+            return "domain" if self.channels == 1 else "inception_fid"
         return name
 
     def extractor(self, name: str | None = None) -> FeatureExtractor:
-        """The extractor `name` (default: `eval.extractor`), built on first use."""
+        """The extractor `name` (default: `eval.extractor`), built on first use from
+        configs/eval/extractor/<name>.yaml."""
         name = self.extractor_name(name)
         if name not in self._extractors:
-            if name == "domain":
-                from gantrain.eval.classification.domain_classifier import resolve_classifier
-                from gantrain.eval.extractors.domain import DomainClassifierExtractor
-
-                path = resolve_classifier(self.dataset.name, self.settings.classifier, self.cache)
-                extractor: FeatureExtractor = DomainClassifierExtractor(
-                    path=path, batch_size=self.settings.batch_size
-                )
-            elif name == "inception":
-                from gantrain.eval.extractors.inception import InceptionV3Extractor
-
-                extractor = InceptionV3Extractor(weights=self.settings.weights)
-            else:
-                raise ConfigError(f"extractor {name!r}: use one of {', '.join(EXTRACTORS)}.")
+            extractor = build_extractor(
+                name,
+                weights=self.settings.weights,
+                classifier=self.settings.classifier,
+                resize=self.settings.resize,
+                dataset=self.dataset.name,
+                cache=self.cache,
+            )
             log.info("feature extractor %s: %s", name, extractor.describe()["weights"])
             self._extractors[name] = extractor
         return self._extractors[name]
+
+    def reference(self, extractor: FeatureExtractor) -> ReferenceStats:
+        """The real data's statistics for `extractor`: computed (cached) from the dataset, or
+        the published moments of `eval.reference_stats` (checked against its dimension)."""
+        if self.published is None:
+            return self.real.stats(extractor)
+        return self.published
 
     def _build(self, name: str, node: DictConfig) -> Evaluator:
         where = f"eval.{name}"
@@ -125,15 +134,23 @@ class Evaluation:
         params = inspect.signature(target).parameters
         if extractor_name is not None and "extractor" not in params:
             raise ConfigError(f"{where}.extractor: {node._target_} takes no feature extractor.")
-        if extractor_name is not None and extractor_name not in EXTRACTORS:
+        if extractor_name is not None:
+            check_extractor_name(str(extractor_name), f"{where}.extractor")
+        if (
+            self.published is not None
+            and "reference" in params
+            and getattr(target, "requires_real_features", True)
+        ):
             raise ConfigError(
-                f"{where}.extractor={extractor_name!r}: use one of {', '.join(EXTRACTORS)}."
+                f"{where}: needs the real images' features, but eval.reference_stats="
+                f"{self.settings.reference_stats} holds only mu/sigma; with reference_stats "
+                "pick FID alone (eval=fid), or drop eval.reference_stats."
             )
         provided: dict[str, Any] = {}
         if "extractor" in params or "reference" in params:
             extractor = self.extractor(extractor_name)
             provided["extractor"] = extractor
-            provided["reference"] = lambda: self.real.stats(extractor)
+            provided["reference"] = lambda: self.reference(extractor)
         provided["num_classes"] = self.num_classes
         provided["conditional"] = self.conditional
         return build(node, where, **{k: v for k, v in provided.items() if k in params})
@@ -151,9 +168,21 @@ class Evaluation:
         results = self.evaluators.run(counted())
         return results, self.protocol(seen)
 
+    def tag_name(self) -> str:
+        """`<protocol>_<extractor>` (`fid50k_full_inception_fid`, `default_domain`): the
+        TensorBoard group of the metrics (`eval/<tag name>/fid`). Both parts are in it, since
+        numbers of another protocol or another network are another metric."""
+        return f"{self.settings.protocol_name}_{self.extractor_name(None)}"
+
     def protocol(self, num_generated: int) -> dict[str, Any]:
-        protocol: dict[str, Any] = {"num_generated": num_generated, "seed": self.settings.seed}
-        if self.real.loaded:
+        protocol: dict[str, Any] = {
+            "name": self.settings.protocol_name,
+            "num_generated": num_generated,
+            "seed": self.settings.seed,
+        }
+        if self.published is not None:
+            protocol["reference_stats"] = self.published_protocol
+        elif self.real.loaded:
             protocol.update(self.real.protocol())
         default = self.extractor_name(None)
         if default in self._extractors:
@@ -202,8 +231,18 @@ def load_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         images = images.astype(np.float32) / 127.5 - 1.0
     elif np.issubdtype(images.dtype, np.floating):
         images = images.astype(np.float32)
+        finite = np.isfinite(images)
+        if not finite.all():
+            count = int(finite.size - np.count_nonzero(finite))
+            index, y, x, c = (int(i) for i in np.argwhere(~finite)[0])
+            raise DatasetError(
+                f"images={path}: {count} value{'s are' if count > 1 else ' is'} NaN or "
+                "infinite, the first "
+                f"{images[index, y, x, c]} at image {index}, pixel (y={y}, x={x}), channel {c}; "
+                f"expected {IMAGES_LAYOUT}."
+            )
         low, high = float(images.min()), float(images.max())
-        if not (np.isfinite(low) and np.isfinite(high)) or low < -1.001 or high > 1.001:
+        if low < -1.001 or high > 1.001:
             raise DatasetError(
                 f"images={path}: float values span [{low:.3g}, {high:.3g}], outside [-1, 1]; "
                 f"expected {IMAGES_LAYOUT}."

@@ -56,8 +56,11 @@ def score_images(cfg: DictConfig, settings) -> dict[str, Any]:
     from gantrain.config import structured_from_target
     from gantrain.data.base import DatasetSource
     from gantrain.eval.runner import Evaluation, flat_record, image_batches, load_images
+    from gantrain.eval.settings import check_evaluator_counts
 
     images, labels = load_images(cfg.images)
+    for warning in check_evaluator_counts(settings, num_generated=len(images)):
+        log.warning("%s", warning)
     source = structured_from_target(cfg.dataset, "dataset", DatasetSource)
     spec = source.spec()
     evaluation = Evaluation(
@@ -73,7 +76,7 @@ def score_images(cfg: DictConfig, settings) -> dict[str, Any]:
 @hydra.main(config_path=CONFIG_PATH, config_name="evaluate", version_base=HYDRA_VERSION_BASE)
 @user_errors
 def main(cfg: DictConfig) -> None:
-    from gantrain.eval.settings import load_eval_settings
+    from gantrain.eval.settings import check_evaluator_counts, load_eval_settings
 
     if bool(cfg.run_dir) == bool(cfg.images):
         raise ConfigError(
@@ -83,5 +86,8 @@ def main(cfg: DictConfig) -> None:
     if cfg.checkpoint and not cfg.run_dir:
         raise ConfigError("checkpoint= picks a checkpoint of run_dir=; give run_dir too.")
     settings = load_eval_settings(cfg)
+    if cfg.run_dir:  # the images= mode checks against the file's count once it is read
+        for warning in check_evaluator_counts(settings):
+            log.warning("%s", warning)
     record = score_run(cfg, settings) if cfg.run_dir else score_images(cfg, settings)
     emit_result(record, cfg.output)

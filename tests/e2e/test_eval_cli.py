@@ -56,7 +56,7 @@ def test_eval_run_dir_prints_metrics_and_protocol(tiny_run: Path, tmp_path: Path
             f"output={output}",
         )
     )  # fmt: skip
-    assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(record)
+    assert {"fid", "kid_x1e3", "kid_x1e3_std", "is", "is_std", "precision", "recall"} <= set(record)
     assert record["fid"] > 0 and 1.0 <= record["is"] <= 10.0
     protocol = record["protocol"]
     assert protocol["num_generated"] == 120 and protocol["num_real"] == 200
@@ -234,3 +234,19 @@ def test_classify_without_weights_file_says_where(tmp_path: Path) -> None:
     cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
     line = _one_line_error(run_gantrain("classify", f"image={image}", f"weights={tmp_path}/r.h5"))
     assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in line
+
+
+def test_export_stats_writes_mu_sigma_in_the_ttur_layout(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    stats = tmp_path / "mnist_test.npz"
+    exported = run_gantrain(
+        "eval", "export-stats", f"dataset.path={tiny_mnist}", f"output={stats}",
+        "eval.protocol=fid10k_test",
+    )  # fmt: skip
+    record = _result(exported)
+    assert record["protocol"]["name"] == "fid10k_test" and record["protocol"]["num_real"] == 64
+    with np.load(stats, allow_pickle=False) as archive:  # the TTUR / pytorch-fid layout
+        assert archive["mu"].shape == (128,) and archive["sigma"].shape == (128, 128)
+    refused = run_gantrain("eval", "export-stats", f"dataset.path={tiny_mnist}", "output=x.txt")
+    assert "must end in .npz" in _one_line_error(refused)

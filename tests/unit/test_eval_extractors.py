@@ -165,7 +165,7 @@ def test_reference_statistics_are_cached_per_data_and_extractor(
     assert fresh.calls == 0  # read from the cache
     protocol = again.protocol()
     assert protocol["num_real"] == 100 and protocol["real_split"] == "train"
-    assert "seed 0" in protocol["real_selection"]
+    assert protocol["real_selection"] == "every image of the split"  # 100 of 100
 
     # Another subset, or the test split: another cache entry.
     RealData(source, num_real=50, seed=0, cache=tmp_path, batch_size=32).stats(CountingExtractor())

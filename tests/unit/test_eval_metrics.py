@@ -120,3 +120,116 @@ def test_precision_recall_on_point_clouds_with_known_overlap() -> None:
     assert precision > 0.95 and recall == pytest.approx(0.25, abs=0.04)
     far = rng.uniform(5, 6, (3000, 2))
     assert precision_recall(real, far, k=3) == (0.0, 0.0)
+
+
+def test_density_and_coverage_of_a_hand_computed_case() -> None:
+    from gantrain.eval.metrics.density_coverage import density_coverage
+
+    # 1-d, k=1: real radii (distance to the nearest other real point) are 1, 1, 2, 4.
+    real = np.array([[0.0], [1.0], [3.0], [7.0]])
+    generated = np.array([[0.5], [0.6], [6.0], [20.0]])
+    # Balls containing each sample: 0.5 -> {0, 1}, 0.6 -> {0, 1}, 6 -> {7}, 20 -> none:
+    # density = (2 + 2 + 1 + 0) / (k M) = 5 / 4; real 3 has no sample within 2: coverage 3/4.
+    assert density_coverage(real, generated, k=1) == pytest.approx((1.25, 0.75))
+
+
+def test_density_and_coverage_match_the_papers_formula_written_out() -> None:
+    from gantrain.eval.metrics.density_coverage import density_coverage
+
+    rng = np.random.default_rng(7)
+    real, generated, k = rng.standard_normal((60, 4)), rng.standard_normal((50, 4)) + 0.3, 5
+    distances = np.linalg.norm(real[:, None] - real[None], axis=-1)
+    radii = np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+    to_real = np.linalg.norm(generated[:, None] - real[None], axis=-1)  # (M, N)
+    density = (to_real < radii[None]).sum() / (k * len(generated))
+    coverage = (to_real.min(axis=0) < radii).mean()
+    assert density_coverage(real, generated, k=k) == pytest.approx((density, coverage))
+    assert density_coverage(real, real + 1e-9, k=k)[1] == 1.0  # every ball holds its copy
+
+
+def test_intra_fid_is_the_mean_of_hand_computed_per_class_fids() -> None:
+    from gantrain.eval.metrics.intra_fid import intra_fid
+
+    # Second coordinate constant: each class is a 1-d problem. np.cov uses N - 1.
+    real = np.array([[0.0, 0], [2, 0], [0, 0], [4, 0]])  # class 0: mean 1 var 2; class 1: 2, 8
+    generated = np.array([[1.0, 0], [3, 0], [2, 0], [4, 0]])  # class 0: 2, 2; class 1: 3, 2
+    labels = np.array([0, 0, 1, 1])
+    # Class 0: (1 - 2)^2 + 2 + 2 - 2 sqrt(4) = 1; class 1: (2 - 3)^2 + 8 + 2 - 2 sqrt(16) = 3.
+    mean, per_class = intra_fid(real, labels, generated, labels, 2)
+    assert per_class == pytest.approx([1.0, 3.0], abs=1e-9) and mean == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="class 1 has 2 real and 1 generated"):
+        intra_fid(real, labels, generated[:3], labels[:3], 2)
+
+
+class _Identity:
+    """An extractor whose features are the (flattened) images themselves."""
+
+    name = "identity"
+    num_classes = 0
+
+    def __call__(self, images):
+        from gantrain.eval.base import Features
+
+        return Features(images.reshape(len(images), -1))
+
+    def describe(self):
+        return {"extractor": "identity", "weights": "none", "resize": "none"}
+
+
+def _run(evaluator, images, labels=None):
+    from gantrain.eval.base import Batch
+
+    evaluator.reset()
+    for start in range(0, len(images), 7):
+        part = slice(start, start + 7)
+        evaluator.update(Batch(images[part], None if labels is None else labels[part]))
+    return evaluator.result()
+
+
+def test_kid_is_reported_times_1e3_with_the_unit_in_its_name() -> None:
+    from gantrain.eval.metrics.kid import KIDEvaluator
+    from gantrain.eval.reference import stats_from_features
+
+    rng = np.random.default_rng(5)
+    real, generated = rng.standard_normal((40, 6)), rng.standard_normal((30, 6)) + 0.2
+    evaluator = KIDEvaluator(
+        extractor=_Identity(), reference=lambda: stats_from_features(real), subsets=5,
+        subset_size=20,
+    )  # fmt: skip
+    assert evaluator.metric_names() == ("kid_x1e3", "kid_x1e3_std")
+    result = _run(evaluator, generated.astype(np.float32))
+    mean, std = kid_from_features(real, generated, subsets=5, subset_size=20, seed=0)
+    assert result["kid_x1e3"] == pytest.approx(1e3 * mean, rel=1e-5)
+    assert result["kid_x1e3_std"] == pytest.approx(1e3 * std, rel=1e-5)
+    protocol = evaluator.protocol()
+    assert protocol["unit"] == "x 1e3" and "warning" in protocol  # subsets of 20 images
+
+
+def test_intra_fid_and_density_coverage_evaluators() -> None:
+    from gantrain.errors import ConfigError
+    from gantrain.eval.metrics.density_coverage import DensityCoverageEvaluator, density_coverage
+    from gantrain.eval.metrics.intra_fid import IntraFIDEvaluator, intra_fid
+    from gantrain.eval.reference import stats_from_features
+
+    rng = np.random.default_rng(6)
+    real = rng.standard_normal((40, 3)).astype(np.float32)
+    real_labels = np.arange(40) % 2
+    generated = (rng.standard_normal((30, 3)) + 0.5).astype(np.float32)
+    labels = np.arange(30) % 2
+    reference = stats_from_features(real, labels=real_labels)
+    evaluator = IntraFIDEvaluator(
+        extractor=_Identity(), reference=lambda: reference, num_classes=2, conditional=True
+    )
+    result = _run(evaluator, generated, labels)
+    expected, per_class = intra_fid(real, real_labels, generated, labels, 2)
+    assert result == {"intra_fid": pytest.approx(expected)}
+    assert evaluator.protocol()["per_class_fid"] == [round(v, 4) for v in per_class]
+    with pytest.raises(ConfigError, match="needs a class-conditional generator"):
+        IntraFIDEvaluator(extractor=_Identity(), reference=None, num_classes=10, conditional=False)
+
+    dc = DensityCoverageEvaluator(extractor=_Identity(), reference=lambda: reference)
+    got = _run(dc, generated)
+    # 30 generated against a seeded 30 of the 40 real, as the paper's equal-size setting.
+    subset = real[np.sort(np.random.default_rng(0).choice(40, 30, replace=False))]
+    assert tuple(got.values()) == pytest.approx(density_coverage(subset, generated, k=5))
+    assert dc.protocol()["samples_per_set"] == 30

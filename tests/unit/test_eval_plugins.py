@@ -160,7 +160,7 @@ def test_evaluation_builds_by_target_and_by_plugin(monkeypatch, tiny_mnist: Path
         ({"_target_": "tests.unit.test_eval_plugins.Brightness", "extractor": "domain"},
          "takes no feature extractor"),
         ({"_target_": "gantrain.eval.metrics.fid.FIDEvaluator", "extractor": "vgg"},
-         "use one of auto, domain, inception"),
+         "use one of auto, dinov2, domain, inception, inception_fid"),
         ({"plugin": "nope"}, "no installed evaluator"),
     ],
 )  # fmt: skip

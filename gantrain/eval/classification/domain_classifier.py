@@ -157,5 +157,5 @@ def resolve_classifier(dataset: str, configured: str | None, cache: Path) -> Pat
     raise ConfigError(
         f"no domain classifier for dataset {dataset}: train one with `python -m gantrain eval "
         f"train-classifier dataset={dataset}` (writes {default_output(dataset, cache)}), or "
-        "use eval.extractor=inception."
+        "use eval.extractor=inception_fid."
     )

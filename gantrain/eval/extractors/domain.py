@@ -18,9 +18,19 @@ from gantrain.eval.classification.domain_classifier import (
     FEATURES_LAYER,
     LOGITS_LAYER,
     read_info,
+    resolve_classifier,
 )
 from gantrain.eval.extractors.base import FeatureExtractor, batched
 from gantrain.eval.extractors.keras_apps import weights_identity
+
+
+def build_domain_extractor(
+    *, dataset: str, cache: Path, classifier: str | None = None, batch_size: int = 500
+) -> DomainClassifierExtractor:
+    """The domain classifier of `dataset`: `classifier` (eval.classifier) when given, else the
+    one shipped for the dataset or trained into `cache` (configs/eval/extractor/domain.yaml)."""
+    path = resolve_classifier(dataset, classifier, cache)
+    return DomainClassifierExtractor(path=path, batch_size=batch_size)
 
 
 def load_classifier(path: Path) -> keras.Model:
@@ -64,7 +74,7 @@ class DomainClassifierExtractor(FeatureExtractor):
             raise ConfigError(
                 f"the domain classifier {self.path.name} takes images of shape "
                 f"{self.image_shape}, these are {tuple(images.shape[1:])}; use the classifier "
-                "of this dataset (eval.classifier=...) or eval.extractor=inception."
+                "of this dataset (eval.classifier=...) or eval.extractor=inception_fid."
             )
         pools, probs = [], []
         for chunk in batched(images, self.batch_size):

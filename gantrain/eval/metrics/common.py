@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gantrain.errors import ConfigError
 from gantrain.eval.base import Batch, Evaluator, Features
 from gantrain.eval.extractors.base import FeatureExtractor
 from gantrain.eval.reference import ReferenceStats
@@ -64,6 +65,18 @@ class FeatureEvaluator(Evaluator):
         if self.reference is None:
             raise RuntimeError(f"{type(self).__name__} was built without reference statistics")
         return self.reference()
+
+    def real_features(self) -> np.ndarray:
+        """The real images' features (N, D), checked against the generated ones' dimension."""
+        features = self.real().features
+        if features is None:
+            raise RuntimeError(f"{type(self).__name__} needs real features, not only moments")
+        if features.shape[-1] != self._pool[0].shape[-1]:
+            raise ConfigError(
+                f"the real features have {features.shape[-1]} dimensions, extractor "
+                f"{self.extractor.name} gives {self._pool[0].shape[-1]}: another network."
+            )
+        return features
 
     def protocol(self) -> dict[str, Any]:
         seen = sum(len(p) for p in self._pool)

@@ -8,6 +8,7 @@ With gantrain's domain classifier on MNIST, K = 10.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,25 @@ class InceptionScoreEvaluator(FeatureEvaluator):
         if not extractor.num_classes:
             raise ConfigError(
                 f"is: extractor {extractor.name} has no classifier head; the Inception Score "
-                "needs class probabilities (use eval.extractor=inception or domain)."
+                "needs class probabilities (use eval.extractor=inception_fid, inception or domain)."
             )
         super().__init__(extractor=extractor, prefix=prefix)
         self.splits = splits
 
     def metric_names(self) -> tuple[str, ...]:
         return (self.key("is"), self.key("is_std"))
+
+    @classmethod
+    def check_counts(
+        cls, options: Mapping[str, Any], *, num_generated: int, num_real: int | None
+    ) -> list[str]:
+        splits = int(options.get("splits", 10))
+        if num_generated < splits:
+            raise ConfigError(
+                f"{num_generated} generated images (eval.num_samples) cannot be cut into "
+                f"{splits} splits; raise eval.num_samples or lower splits."
+            )
+        return []
 
     def result(self) -> dict[str, float]:
         mean, std = inception_score(self.probs(), splits=self.splits)

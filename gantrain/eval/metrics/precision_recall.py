@@ -8,6 +8,7 @@ inside the generated manifold (coverage / diversity). Both lie in [0, 1], higher
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -72,8 +73,22 @@ class PrecisionRecallEvaluator(FeatureEvaluator):
     def metric_names(self) -> tuple[str, ...]:
         return (self.key("precision"), self.key("recall"))
 
+    @classmethod
+    def check_counts(
+        cls, options: Mapping[str, Any], *, num_generated: int, num_real: int | None
+    ) -> list[str]:
+        k = int(options.get("k", 3))
+        size = min(num_generated, num_real or num_generated)
+        if size <= k:
+            raise ConfigError(
+                f"k={k} nearest neighbours need more than {k} images per set; it gets "
+                f"{size} (the smaller of eval.num_samples={num_generated} and eval.num_real="
+                f"{num_real}); raise them or lower k."
+            )
+        return []
+
     def result(self) -> dict[str, float]:
-        generated, real = self.pool(), self.real().features
+        generated, real = self.pool(), self.real_features()
         self._size = size = min(len(generated), len(real))
         rng = np.random.default_rng(self.seed)
         if len(real) > size:
