@@ -9,6 +9,7 @@ that overrides `find_class` is the one allowed way to read pickles (CIFAR-10's p
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,48 @@ def test_the_yaml_loader_never_constructs_python_objects(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="expected a YAML mapping"):
         read_config_file(path)
     assert not marker.exists()
+
+
+def test_a_torn_last_stats_line_is_repaired_on_resume(
+    trained_run: Path, tmp_path: Path, tiny_mnist: Path
+) -> None:
+    import shutil
+
+    from gantrain.logging.stats import read_jsonl
+    from gantrain.training.loop import train
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    stats = run_dir / "stats.jsonl"
+    with stats.open("a", encoding="utf-8") as file:
+        file.write('{"step": 3, "g_loss": 0.7')  # the crash came mid-write
+    overrides = [*TINY, f"dataset.path={tiny_mnist}"]
+    train(load_run_config(compose_config(overrides=overrides)), run_dir)
+    lines = stats.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [2, 4]  # every line parses
+    assert [r["step"] for r in read_jsonl(stats)] == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "repaired"),
+    [
+        (b'{"step": 2}\n{"step": 4, "g_lo', b'{"step": 2}\n'),
+        (b'{"step": 2}\n{"step": 4}', b'{"step": 2}\n{"step": 4}\n'),  # only the break lost
+        (b'{"step": 2', b""),
+        (b'{"step": 2}\n\xff\xfe', b'{"step": 2}\n'),
+        (b'{"step": 2}\n4', b'{"step": 2}\n'),  # parses, but is not a record
+        (b'{"step": 2}\n', b'{"step": 2}\n'),
+        (b"", b""),
+    ],
+)
+def test_repair_torn_tail(tmp_path: Path, content: bytes, repaired: bytes) -> None:
+    from gantrain.logging.stats import JsonlWriter, repair_torn_tail
+
+    path = tmp_path / "metric-fid.jsonl"
+    path.write_bytes(content)
+    assert repair_torn_tail(path) is (content != repaired)
+    assert path.read_bytes() == repaired
+    writer = JsonlWriter(path)  # what every appender opens the file with
+    writer.write({"step": 6})
+    writer.close()
+    assert path.read_bytes() == repaired + b'{"step": 6}\n'
