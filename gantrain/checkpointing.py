@@ -224,22 +224,27 @@ class Checkpoints:
         restore_into(self.checkpoint, prefix, complete=True)
 
 
-def nonfinite_variables(trackable: tf.train.Checkpoint) -> list[str]:
-    """Names of the floating-point variables reachable from `trackable` holding NaN or inf."""
+def nonfinite_variables(checkpoint: tf.train.Checkpoint) -> list[str]:
+    """The floating-point variables of `checkpoint` holding NaN or inf, as `part: path`
+    (`discriminator: conv2d/kernel`); the models' weights first, then optimizer slots etc."""
     import keras
 
     bad = []
-    for obj in tf.train.TrackableView(trackable).descendants():
-        if isinstance(obj, keras.Variable):
-            name, value = obj.path, obj.value
-        elif isinstance(obj, tf.Variable):
-            name, value = obj.name, obj
-        else:
-            continue
-        if tf.as_dtype(value.dtype).is_floating and not bool(
-            tf.reduce_all(tf.math.is_finite(value))
-        ):
-            bad.append(name)
+    seen: set[int] = set()
+    parts = tf.train.TrackableView(checkpoint).children(checkpoint).items()
+    for part, child in sorted(parts, key=lambda item: not isinstance(item[1], keras.Model)):
+        for obj in [child, *tf.train.TrackableView(child).descendants()]:
+            if isinstance(obj, keras.Variable):
+                name, value = obj.path, obj.value
+            elif isinstance(obj, tf.Variable):
+                name, value = obj.name.split(":")[0], obj
+            else:
+                continue
+            if id(obj) in seen or not tf.as_dtype(value.dtype).is_floating:
+                continue
+            seen.add(id(obj))
+            if not bool(tf.reduce_all(tf.math.is_finite(value))):
+                bad.append(f"{part}: {name}")
     return bad
 
 

@@ -14,9 +14,10 @@ import tensorflow as tf
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms, non_saturating
 
 
-def nan_at_step(*, step: int, phase: str = "discriminator") -> AdversarialLoss:
-    """The non-saturating loss, NaN for every example in `phase` of step `step` only."""
-    base = non_saturating()
+def nan_at_step(*, step: int, phase: str = "discriminator", **options: float) -> AdversarialLoss:
+    """The non-saturating loss (`options`: its YAML keys), NaN for every example in `phase`
+    of step `step` only."""
+    base = non_saturating(**options)
     # Counts calls of the poisoned phase: one per training step.
     calls = tf.Variable(0, dtype=tf.int64, trainable=False, name="nan_at_step_calls")
 
@@ -35,4 +36,29 @@ def nan_at_step(*, step: int, phase: str = "discriminator") -> AdversarialLoss:
 
     return AdversarialLoss(
         "nan_at_step", discriminator, generator, generator_needs_real=base.generator_needs_real
+    )
+
+
+def nan_gradient_at_step(*, step: int, **options: float) -> AdversarialLoss:
+    """The non-saturating loss (`options`: its YAML keys), whose discriminator loss stays
+    finite at step `step` (1-based) but has NaN gradients: the update is applied (on_nan=skip
+    checks the loss) and turns D's weights NaN, as an update that overflows does."""
+    base = non_saturating(**options)
+    calls = tf.Variable(0, dtype=tf.int64, trainable=False, name="nan_gradient_calls")
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        terms = base.discriminator(real_logits, fake_logits)
+        calls.assign_add(1)
+        poisoned = tf.cast(calls == step, terms.loss.dtype)
+        # sqrt at 0 has an infinite slope and 0 * inf = NaN; elsewhere sqrt(0 + 1) is smooth.
+        # The value added is 0 either way.
+        zero = 0.0 * tf.reduce_mean(fake_logits)
+        extra = tf.sqrt(zero + (1.0 - poisoned)) - (1.0 - poisoned)
+        return dataclasses.replace(terms, loss=terms.loss + extra)
+
+    return AdversarialLoss(
+        "nan_gradient_at_step",
+        discriminator,
+        base.generator,
+        generator_needs_real=base.generator_needs_real,
     )

@@ -97,6 +97,23 @@ def test_nan_skip_does_not_apply_that_update_and_counts_it(
     assert int(state.last_nonfinite_step.numpy()) == 3
 
 
+def test_on_nan_skip_never_checkpoints_nan_weights(tiny_overrides, tmp_path: Path) -> None:
+    # Step 3's D loss is finite but its gradients are NaN: on_nan=skip (a loss check) applies
+    # the update, D's weights turn NaN, and the checkpoint at step 4 must not hold them.
+    fault = ["loss._target_=tests.faults.nan_gradient_at_step", "+loss.step=3"]
+    every = {"log_every": 2, "sample_every": 2, "checkpoint_every": 2}
+    with pytest.raises(NonFiniteLossError) as info:
+        _train(tiny_overrides, tmp_path, *fault, max_steps=4, on_nan="skip", **every)
+    message = str(info.value)
+    assert message.startswith("step 4: the training state holds NaN/inf values (discriminator: ")
+    assert f"the latest checkpoint is still {tmp_path / 'checkpoints' / 'ckpt-2'}" in message
+    assert _checkpoint_names(tmp_path) == ["ckpt-2.index"]
+    reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints" / "ckpt-2"))
+    for key, dtype in reader.get_variable_to_dtype_map().items():
+        if dtype.is_floating:
+            assert np.isfinite(reader.get_tensor(key)).all(), key
+
+
 def _restored_state(overrides: list[str], prefix: Path):
     run = load_run_config(compose_config(overrides=overrides))
     state = build_state(run, run.dataset.load().spec)
