@@ -22,7 +22,9 @@ from gantrain.eval.extractors.inception_fid import FIDInceptionExtractor
 DIM, CLASSES = 8, 5
 
 
-def tiny_fid_graph(seed: int = 0) -> tuple[bytes, dict[str, np.ndarray]]:
+def tiny_fid_graph(
+    seed: int = 0, *, cast_first: bool = True
+) -> tuple[bytes, dict[str, np.ndarray]]:
     """A GraphDef shaped like classify_image_graph_def.pb: JPEG front end with batch 1
     (DecodeJpeg -> Cast -> ExpandDims), the legacy ResizeBilinear to 299, (x - 128) / 128, a
     1x1 convolution and a mean standing in for Inception, pool_3 (1, 1, 1, D), the batch-1
@@ -38,7 +40,12 @@ def tiny_fid_graph(seed: int = 0) -> tuple[bytes, dict[str, np.ndarray]]:
     with graph.as_default():
         contents = tf.compat.v1.placeholder(tf.string, [], name="DecodeJpeg/contents")
         decoded = tf.io.decode_jpeg(contents, channels=3, name="DecodeJpeg")
-        expanded = tf.expand_dims(tf.cast(decoded, tf.float32, name="Cast"), 0, name="ExpandDims")
+        if cast_first:  # as in the 2015 graph (so ExpandDims:0 is float32)
+            expanded = tf.expand_dims(
+                tf.cast(decoded, tf.float32, name="Cast"), 0, name="ExpandDims"
+            )
+        else:  # a uint8 ExpandDims:0, should a graph declare it so
+            expanded = tf.cast(tf.expand_dims(decoded, 0, name="ExpandDims"), tf.float32)
         resized = tf.raw_ops.ResizeBilinear(
             images=expanded, size=[299, 299], align_corners=False, name="ResizeBilinear"
         )
@@ -111,6 +118,11 @@ def test_legacy_tf_is_the_graphs_own_bilinear_resize_batched(graph_file) -> None
     assert described["resize"].startswith("legacy_tf:")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     assert described["weights"] == f"classify_image_graph_def.pb sha256:{digest}"
+    # A graph whose ExpandDims:0 is uint8 takes the same (quantized) pixels.
+    uint8_graph = path.with_name("uint8_input.pb")
+    uint8_graph.write_bytes(tiny_fid_graph(cast_first=False)[0])
+    as_uint8 = FIDInceptionExtractor(url="unused", weights=str(uint8_graph))
+    np.testing.assert_allclose(as_uint8(images).pool, features.pool, rtol=1e-5, atol=1e-6)
     # Grayscale goes in as three equal channels.
     gray = _images(2, 28, 1)
     np.testing.assert_allclose(extractor(gray).pool, extractor(np.repeat(gray, 3, -1)).pool)

@@ -155,9 +155,15 @@ def parse_graph(data: bytes, source: str) -> tf.compat.v1.GraphDef:
 def import_graph(graph_def: tf.compat.v1.GraphDef):
     """A TF2 function: float32 (N, H, W, 3) in [0, 255] -> (pool (N, D), probs (N, K))."""
 
+    # The input's dtype as the graph declares it (float32 after the JPEG front end's Cast in
+    # the 2015 graph; an integer type would take the quantized pixels as they are).
+    node = next(n for n in graph_def.node if n.name == INPUT.split(":")[0])
+    dtype = tf.as_dtype(node.attr["T"].type) if "T" in node.attr else tf.float32
+
     def forward(images: tf.Tensor):
+        mapped = images if dtype == tf.float32 else tf.cast(tf.round(images), dtype)
         (pool,) = tf.graph_util.import_graph_def(
-            graph_def, input_map={INPUT: images}, return_elements=[POOL], name=_SCOPE
+            graph_def, input_map={INPUT: mapped}, return_elements=[POOL], name=_SCOPE
         )
         graph = tf.compat.v1.get_default_graph()
         weights = graph.get_operation_by_name(f"{_SCOPE}/{LOGITS_MATMUL}").inputs[1]
