@@ -1,9 +1,22 @@
 """Reading run dirs for a report: which runs a folder holds, and what each one logged.
 
 A run dir is recognised by `.hydra/overrides.yaml` (every `train` launch writes it) or by its
-stats file. A run contributes its overrides, its `stats.jsonl` (losses, images/s, wall time)
-and any `metric-<name>.jsonl` an evaluator wrote (one record per evaluation: `step` plus
-numeric values such as `fid`); a job that failed in a sweep contributes its `failure.json`.
+stats file. A run contributes its overrides, its `stats.jsonl` (losses, D(x), D(G(z)),
+images/s, wall time), any `metric-<name>.jsonl` an evaluator wrote (one record per
+evaluation: `step` plus numeric values such as `fid`), its latest sample grid and real grid
+(`samples/`); a job that failed in a sweep contributes its `failure.json`.
+
+Status of a run (`RunSummary.status`):
+
+- `running`: a live process holds the run dir's lock (`gantrain.run_lock`; the operating
+  system drops it when that process ends, however it ends);
+- `failed: <message>`: it has a `failure.json` (a sweep job that failed);
+- `done`: its last logged step reached its target, `trainer.max_steps` or the step
+  `trainer.max_kimg` binds at (from `.hydra/config.yaml`, the latest launch's config);
+  `done (max_time)`: it stopped short of that after `trainer.max_time` of training;
+- `interrupted at N/M`: it stopped at step N of M for any other reason (Ctrl-C, a kill, a
+  crash, a diverged loss), and is resumable from its latest checkpoint;
+- `no stats`: it logged nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +34,15 @@ import yaml
 from gantrain.errors import ConfigError
 from gantrain.logging.stats import read_jsonl
 from gantrain.sweeps import FAILURE_FILE, read_failure
+from gantrain.budget import parse_max_time, target_steps
 
 Curve = list[tuple[int, float]]
 
 DEFAULT_STATS_FILE = "stats.jsonl"
 LOSS_CURVES = ("g_loss", "d_loss")
+#: What D says about real and generated images (`d_real` = D(x), `d_fake` = D(G(z))).
+D_CURVES = ("d_real", "d_fake")
+STATS_CURVES = LOSS_CURVES + D_CURVES
 
 
 @dataclass
@@ -41,12 +58,30 @@ class RunSummary:
     images_per_sec: float | None = None
     curves: dict[str, Curve] = field(default_factory=dict)
     objective: dict[str, Any] = field(default_factory=dict)
+    #: The curves that came from evaluators (`metric-*.jsonl`), which can rank runs.
+    eval_metrics: set[str] = field(default_factory=set)
+    #: The step the run trains to (None when its config is unknown).
+    target_steps: int | None = None
+    #: `trainer.max_time` in seconds, None when unlimited.
+    max_time: float | None = None
+    running: bool = False
+    #: The latest `samples/step_NNNNNN.png` and `samples/real.png`, when they exist.
+    final_grid: Path | None = None
+    real_grid: Path | None = None
 
     @property
     def status(self) -> str:
+        progress = f"{self.steps or 0}/{self.target_steps}" if self.target_steps else ""
+        if self.running:
+            return f"running at {progress}" if progress else "running"
         if self.failure is not None:
             return f"failed: {self.failure}"
-        return "ok" if self.steps is not None else "no stats"
+        if self.steps is None:
+            return "no stats"
+        if self.target_steps is None or self.steps >= self.target_steps:
+            return "done"
+        timed_out = self.max_time is not None and (self.wall_time_sec or 0.0) >= self.max_time
+        return "done (max_time)" if timed_out else f"interrupted at {progress}"
 
 
 def _number(value: Any) -> float | None:
@@ -97,7 +132,8 @@ def _config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / ".hydra" / "config.yaml"
     if not path.exists():
         return {}
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    with path.open(encoding="utf-8") as file:  # a stream: YAML errors name the file
+        loaded = yaml.safe_load(file)
     return loaded if isinstance(loaded, dict) else {}
 
 
@@ -114,12 +150,64 @@ def _curves_from(records: list[dict[str, Any]], skip: tuple[str, ...] = ("step",
     return curves
 
 
+def is_running(run_dir: Path) -> bool:
+    """Whether a live process holds the run dir's lock (see `gantrain.run_lock`).
+
+    A cleanly released lock file is empty, so only a file naming an owner (a live one, or one
+    killed with -9) is tested, with a shared non-blocking lock released at once.
+    """
+    import fcntl
+
+    from gantrain.run_lock import LOCK_FILE
+
+    path = run_dir / LOCK_FILE
+    try:
+        if not path.read_text(encoding="utf-8").strip():
+            return False
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # closing drops the shared lock if it was taken
+    return False
+
+
+def _budget(config: dict[str, Any]) -> tuple[int | None, float | None]:
+    """(target step, max_time seconds) of a run's saved config; (None, None) if unknown."""
+    trainer = config.get("trainer") or {}
+    try:
+        steps = target_steps(
+            int(trainer["max_steps"]),
+            float(trainer.get("max_kimg") or 0.0),
+            int(trainer.get("batch_size") or 1),
+            int(trainer.get("n_critic") or 1),
+        )
+        max_time = parse_max_time(trainer.get("max_time"))
+    except (KeyError, TypeError, ValueError, ConfigError):
+        return None, None
+    return steps, max_time
+
+
+def _grids(run_dir: Path) -> tuple[Path | None, Path | None]:
+    samples = run_dir / "samples"
+    steps = sorted(samples.glob("step_*.png"), key=_natural_key)
+    real = samples / "real.png"
+    return (steps[-1] if steps else None), (real if real.exists() else None)
+
+
 def summarize(run_dir: Path, root: Path) -> RunSummary:
     """Everything a report shows about one run."""
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     overrides = []
     if overrides_file.exists():
-        overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
+        with overrides_file.open(encoding="utf-8") as file:
+            overrides = [str(o) for o in yaml.safe_load(file) or []]
     config = _config(run_dir)
     stats_file = (config.get("logging") or {}).get("stats_file") or DEFAULT_STATS_FILE
     failure = read_failure(run_dir)
@@ -130,7 +218,10 @@ def summarize(run_dir: Path, root: Path) -> RunSummary:
         overrides=overrides,
         failure=failure.get("message", "?") if failure else None,
         objective=config.get("objective") or {},
+        running=is_running(run_dir),
     )
+    summary.target_steps, summary.max_time = _budget(config)
+    summary.final_grid, summary.real_grid = _grids(run_dir)
     stats = read_jsonl(run_dir / stats_file) if (run_dir / stats_file).exists() else []
     if stats:
         last = stats[-1]
@@ -141,10 +232,12 @@ def summarize(run_dir: Path, root: Path) -> RunSummary:
         speeds = [s for s in speeds if s is not None and math.isfinite(s) and s > 0]
         summary.images_per_sec = statistics.median(speeds) if speeds else None
         all_curves = _curves_from(stats)
-        summary.curves = {k: all_curves[k] for k in LOSS_CURVES if k in all_curves}
+        summary.curves = {k: all_curves[k] for k in STATS_CURVES if k in all_curves}
     for path in sorted(run_dir.glob("metric-*.jsonl")):
         for key, curve in _curves_from(read_jsonl(path)).items():
-            summary.curves.setdefault(key, curve)
+            if key not in summary.curves:
+                summary.curves[key] = curve
+                summary.eval_metrics.add(key)
     return summary
 
 

@@ -134,7 +134,7 @@ def test_jobs_in_one_process_match_separate_processes(sweep: Path, tiny_mnist: P
 
 
 def test_report_of_the_sweep_matches_the_stats_files(sweep: Path) -> None:
-    result = run_gantrain("report", str(sweep))
+    result = run_gantrain("report", f"run_dir={sweep}")
     assert result.returncode == 0, result.stderr
     assert "report of 4 run(s) (2 failed)" in result.stderr
     with (sweep / "report.csv").open() as file:
@@ -143,17 +143,20 @@ def test_report_of_the_sweep_matches_the_stats_files(sweep: Path) -> None:
     for job, lr in (("0", "0.0001"), ("2", "0.0002")):
         records = read_jsonl(sweep / job / "stats.jsonl")
         row = rows[job]
-        assert row["status"] == "ok"
+        assert row["status"] == "done"
         assert row["overrides"] == f"{LR}={lr} trainer.resume=auto"
         assert int(row["steps"]) == records[-1]["step"] == 4
         assert float(row["wall_time_sec"]) == pytest.approx(records[-1]["elapsed_sec"])
         assert float(row["images_per_sec"]) == pytest.approx(records[-1]["images_per_sec"])
         for name in ("g_loss", "d_loss"):
             assert float(row[f"final_{name}"]) == pytest.approx(records[-1][name])
-        assert float(row["best_g_loss"]) == pytest.approx(min(r["g_loss"] for r in records))
+        assert float(row["D(x)"]) == pytest.approx(records[-1]["d_real"])
+        assert float(row["D(G(z))"]) == pytest.approx(records[-1]["d_fake"])
+        assert "best_g_loss" not in row  # losses never rank GAN runs
     for job in ("1", "3"):
         assert rows[job]["status"].startswith("failed: checkpoint")
         assert rows[job]["final_g_loss"] == ""
     markdown = (sweep / "report.md").read_text()
     assert "4 run(s), 2 failed." in markdown and "![curves](report.png)" in markdown
+    assert "No evaluator metric in these runs, so no best run" in markdown
     assert Image.open(sweep / "report.png").size[0] > 600
