@@ -35,6 +35,8 @@ def tiny_fid_graph(
         "conv": rng.normal(size=(3, DIM)).astype(np.float32),
         "softmax": rng.normal(size=(DIM, CLASSES)).astype(np.float32),
         "bias": rng.normal(size=(CLASSES,)).astype(np.float32),
+        # conv/batchnorm: BatchNormWithGlobalNormalization's mean, variance, beta, gamma
+        "bn": rng.uniform(0.5, 2.0, size=(4, DIM)).astype(np.float32),
     }
     graph = tf.Graph()
     with graph.as_default():
@@ -51,14 +53,29 @@ def tiny_fid_graph(
         )
         normed = tf.multiply(tf.subtract(resized, 128.0, name="Sub"), 1 / 128.0, name="Mul")
         kernel = tf.constant(weights["conv"][None, None], name="conv/conv2d_params")
-        conv = tf.nn.conv2d(normed, kernel, 1, "VALID", name="conv")
-        pool = tf.reduce_mean(conv, [1, 2], keepdims=True, name="pool_3")
+        conv = tf.nn.conv2d(normed, kernel, 1, "VALID", name="conv/Conv2D")
+        for i, part in enumerate(("moving_mean", "moving_variance", "beta", "gamma")):
+            tf.constant(weights["bn"][i], name=f"conv/batchnorm/{part}")
+        # Stands in for the BatchNormWithGlobalNormalization node spliced in below.
+        normalized = tf.identity(conv, name="conv/batchnorm")
+        pool = tf.reduce_mean(normalized, [1, 2], keepdims=True, name="pool_3")
         flat = tf.reshape(pool, [1, DIM], name="pool_3/_reshape")
         matmul = tf.matmul(flat, tf.constant(weights["softmax"], name="softmax/weights"),
                            name="softmax/logits/MatMul")  # fmt: skip
         logits = tf.nn.bias_add(matmul, tf.constant(weights["bias"]), name="softmax/logits")
         tf.nn.softmax(logits, name="softmax")
-    return graph.as_graph_def(add_shapes=True).SerializeToString(), weights
+    graph_def = graph.as_graph_def(add_shapes=True)
+    # The 2015 graph's batch norm: an op TF removed at GraphDef version 9, which current TF
+    # refuses to create, so the node is written into the GraphDef by hand.
+    node = next(n for n in graph_def.node if n.name == "conv/batchnorm")
+    node.op = "BatchNormWithGlobalNormalization"
+    del node.input[:]
+    node.input.extend(["conv/Conv2D"] + [f"conv/batchnorm/{p}" for p in
+                      ("moving_mean", "moving_variance", "beta", "gamma")])  # fmt: skip
+    node.attr["variance_epsilon"].f = 0.001
+    node.attr["scale_after_normalization"].b = True
+    graph_def.versions.producer = 5  # older than the op's removal, like the original
+    return graph_def.SerializeToString(), weights
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +105,9 @@ def legacy_bilinear(image: np.ndarray, size: int) -> np.ndarray:
 
 def expected_features(inputs: np.ndarray, weights: dict[str, np.ndarray]):
     """pool and probabilities of the stand-in network for graph inputs (N, 299, 299, 3)."""
-    pool = (((inputs - 128.0) / 128.0) @ weights["conv"]).mean(axis=(1, 2))
+    mean, variance, beta, gamma = weights["bn"]
+    conv = ((inputs - 128.0) / 128.0) @ weights["conv"]
+    pool = ((conv - mean) / np.sqrt(variance + 0.001) * gamma + beta).mean(axis=(1, 2))
     logits = pool @ weights["softmax"]  # no bias: Salimans et al.'s IS, stylegan2-ada
     probs = np.exp(logits - logits.max(1, keepdims=True))
     return pool, probs / probs.sum(1, keepdims=True)

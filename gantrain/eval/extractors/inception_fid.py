@@ -12,7 +12,8 @@ with an input map onto `ExpandDims:0` of shape (None, H, W, 3) lets TF2's shape 
 that; the one op that truly hard-codes batch 1 (`pool_3/_reshape` to [1, 2048], ahead of the
 classifier) is bypassed: the logits are `squeeze(pool_3) @ W` with the graph's own
 `softmax/logits/MatMul` weight W, without the bias, as Salimans et al.'s IS code and
-stylegan2-ada (`no_output_bias=True`) compute them.
+stylegan2-ada (`no_output_bias=True`) compute them. Its batch normalizations use an op TF2
+functions no longer run; `modernize` rewrites them into their formula.
 
 Resize protocols (`eval.resize`), both from uint8 images as the references quantize them:
 - `legacy_tf` (default): images at their own size go in; the graph's own `ResizeBilinear` to
@@ -152,6 +153,61 @@ def parse_graph(data: bytes, source: str) -> tf.compat.v1.GraphDef:
     return graph_def
 
 
+def _op(name: str, op: str, inputs: list[str], dtype: int):
+    from tensorflow.core.framework import node_def_pb2
+
+    node = node_def_pb2.NodeDef(name=name, op=op, input=inputs)
+    node.attr["T"].type = dtype
+    return node
+
+
+def modernize(graph_def: tf.compat.v1.GraphDef) -> tf.compat.v1.GraphDef:
+    """The same graph with ops TF2 functions can run.
+
+    The 2015 graph normalizes with `BatchNormWithGlobalNormalization`, removed at GraphDef
+    version 9 (measured on TF 2.21: a function importing it fails with "Op
+    BatchNormWithGlobalNormalization is not available in GraphDef version 2474"). Each such
+    node becomes the kernel's own formula, (t - m) * (rsqrt(v + eps) * gamma) + beta (gamma
+    only with `scale_after_normalization`), under the node's name so its consumers are
+    unchanged. Device pins are dropped (the graph was exported on a GPU machine's defaults).
+    """
+    from tensorflow.core.framework import node_def_pb2
+
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if node.op != "BatchNormWithGlobalNormalization":
+            copied = out.node.add()
+            copied.CopyFrom(node)
+            copied.device = ""
+            continue
+        t, mean, var, beta, gamma = list(node.input)[:5]
+        dtype = node.attr["T"].type
+        base = f"{node.name}/_gantrain"
+        eps = node_def_pb2.NodeDef(name=f"{base}_eps", op="Const")
+        eps.attr["dtype"].type = dtype
+        eps.attr["value"].tensor.CopyFrom(
+            tf.make_tensor_proto(node.attr["variance_epsilon"].f, tf.as_dtype(dtype))
+        )
+        factor = f"{base}_rsqrt"
+        nodes = [
+            eps,
+            _op(f"{base}_var_eps", "AddV2", [var, eps.name], dtype),
+            _op(factor, "Rsqrt", [f"{base}_var_eps"], dtype),
+        ]
+        if node.attr["scale_after_normalization"].b:
+            nodes.append(_op(f"{base}_factor", "Mul", [factor, gamma], dtype))
+            factor = f"{base}_factor"
+        nodes += [
+            _op(f"{base}_centered", "Sub", [t, mean], dtype),
+            _op(f"{base}_scaled", "Mul", [f"{base}_centered", factor], dtype),
+            _op(node.name, "AddV2", [f"{base}_scaled", beta], dtype),
+        ]
+        out.node.extend(nodes)
+    return out
+
+
 def import_graph(graph_def: tf.compat.v1.GraphDef):
     """A TF2 function: float32 (N, H, W, 3) in [0, 255] -> (pool (N, D), probs (N, K))."""
 
@@ -210,7 +266,7 @@ class FIDInceptionExtractor(FeatureExtractor):
             archive_sha256=archive_sha256,
         )
         source = f"eval.weights={weights}" if weights else f"{GRAPH_FILE} of {ARCHIVE}"
-        self._forward = import_graph(parse_graph(data, source))
+        self._forward = import_graph(modernize(parse_graph(data, source)))
         self.weights = f"{GRAPH_FILE} sha256:{hashlib.sha256(data).hexdigest()[:16]}"
         self.batch_size = batch_size
         probe_pool, probe_probs = self._forward(tf.zeros((1, SIZE, SIZE, 3), tf.float32))
