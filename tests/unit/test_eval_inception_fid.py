@@ -19,7 +19,8 @@ from PIL import Image
 from gantrain.errors import ConfigError
 from gantrain.eval.extractors.inception_fid import FIDInceptionExtractor
 
-DIM, CLASSES = 8, 5
+CHANNELS, CLASSES = 4, 5
+DIM = 2 * CHANNELS  # pool_3 concatenates two towers
 
 
 def tiny_fid_graph(
@@ -27,16 +28,17 @@ def tiny_fid_graph(
 ) -> tuple[bytes, dict[str, np.ndarray]]:
     """A GraphDef shaped like classify_image_graph_def.pb: JPEG front end with batch 1
     (DecodeJpeg -> Cast -> ExpandDims), the legacy ResizeBilinear to 299, (x - 128) / 128, a
-    1x1 convolution and a mean standing in for Inception, pool_3 (1, 1, 1, D), the batch-1
+    1x1 convolution, the 2015 graph's BatchNormWithGlobalNormalization and old Concat op, and a
+    mean standing in for Inception, pool_3 (1, 1, 1, D), the batch-1
     `pool_3/_reshape` and softmax/logits (MatMul + bias). Shapes are recorded with batch 1,
     like the original's."""
     rng = np.random.default_rng(seed)
     weights = {
-        "conv": rng.normal(size=(3, DIM)).astype(np.float32),
+        "conv": rng.normal(size=(3, CHANNELS)).astype(np.float32),
         "softmax": rng.normal(size=(DIM, CLASSES)).astype(np.float32),
         "bias": rng.normal(size=(CLASSES,)).astype(np.float32),
         # conv/batchnorm: BatchNormWithGlobalNormalization's mean, variance, beta, gamma
-        "bn": rng.uniform(0.5, 2.0, size=(4, DIM)).astype(np.float32),
+        "bn": rng.uniform(0.5, 2.0, size=(4, CHANNELS)).astype(np.float32),
     }
     graph = tf.Graph()
     with graph.as_default():
@@ -58,7 +60,13 @@ def tiny_fid_graph(
             tf.constant(weights["bn"][i], name=f"conv/batchnorm/{part}")
         # Stands in for the BatchNormWithGlobalNormalization node spliced in below.
         normalized = tf.identity(conv, name="conv/batchnorm")
-        pool = tf.reduce_mean(normalized, [1, 2], keepdims=True, name="pool_3")
+        # The graph's inception blocks join towers with the old Concat op (concat_dim first).
+        join = tf.raw_ops.Concat(
+            concat_dim=tf.constant(3, name="mixed/join/concat_dim"),
+            values=[normalized, 2.0 * normalized],
+            name="mixed/join",
+        )
+        pool = tf.reduce_mean(join, [1, 2], keepdims=True, name="pool_3")
         flat = tf.reshape(pool, [1, DIM], name="pool_3/_reshape")
         matmul = tf.matmul(flat, tf.constant(weights["softmax"], name="softmax/weights"),
                            name="softmax/logits/MatMul")  # fmt: skip
@@ -107,7 +115,8 @@ def expected_features(inputs: np.ndarray, weights: dict[str, np.ndarray]):
     """pool and probabilities of the stand-in network for graph inputs (N, 299, 299, 3)."""
     mean, variance, beta, gamma = weights["bn"]
     conv = ((inputs - 128.0) / 128.0) @ weights["conv"]
-    pool = ((conv - mean) / np.sqrt(variance + 0.001) * gamma + beta).mean(axis=(1, 2))
+    tower = ((conv - mean) / np.sqrt(variance + 0.001) * gamma + beta).mean(axis=(1, 2))
+    pool = np.concatenate([tower, 2.0 * tower], axis=-1)
     logits = pool @ weights["softmax"]  # no bias: Salimans et al.'s IS, stylegan2-ada
     probs = np.exp(logits - logits.max(1, keepdims=True))
     return pool, probs / probs.sum(1, keepdims=True)
