@@ -119,9 +119,8 @@ class TrainerConfig:
                 f"trainer.ema_decay={self.ema_decay}: must be in [0, 1) (0 turns EMA off; "
                 "0.999 or 0.9999 are usual)."
             )
-        from gantrain.training.augment import check_policy
-
-        check_policy(self.augment)
+        # trainer.augment's policy names are checked by training (trainer.py check_run), which
+        # knows them: this module stays below training/.
         if self.standing_stats < 0:
             raise ConfigError(
                 f"trainer.standing_stats={self.standing_stats}: must be >= 0 (0 turns it off)."

@@ -27,11 +27,10 @@ from gantrain.eval.runner import (
     generated_batches,
 )
 from gantrain.eval.settings import EvalSettings, check_evaluator_counts, load_eval_settings
+from gantrain.hooks import Callback, Progress
 from gantrain.logging import tags
 from gantrain.logging.stats import drop_records_after
 from gantrain.logging.tensorboard import TensorBoardWriter
-from gantrain.training.callbacks import Callback, Progress
-from gantrain.training.sampling import Sampler
 
 log = logging.getLogger("gantrain")
 
@@ -105,7 +104,7 @@ class EvaluationCallback(Callback):
     def __init__(
         self,
         evaluation: Evaluation,
-        sampler: Sampler,
+        sampler: Any,
         tensorboard: TensorBoardWriter,
         run_dir: Path,
         config: Any,
@@ -179,13 +178,15 @@ def build_eval_callback(
     tensorboard: TensorBoardWriter,
     run_dir: Path,
     start_step: int,
+    *,
+    sampler: Any,
 ) -> EvaluationCallback:
-    """The evaluation callback of a run (chief only; build it outside the strategy scope)."""
-    from gantrain.training.build import build_sampler
+    """The evaluation callback of a run (chief only; build it outside the strategy scope).
 
-    # The generator samples are drawn from: the EMA copy when the run keeps one.
-    generator = getattr(state, "generator_ema", None)
-    sampler = build_sampler(run, spec, state.generator if generator is None else generator)
+    `sampler` (a gantrain.training.sampling.Sampler, given by the loop, so eval does not
+    import training) draws from the generator samples come from, the EMA copy when there is
+    one; it needs `refresh()`, `generate(...)`, `latent_dim` and `num_classes`.
+    """
     evaluation = Evaluation(
         settings, run.dataset, num_classes=spec.num_classes, conditional=bool(sampler.num_classes)
     )

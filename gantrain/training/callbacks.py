@@ -7,15 +7,12 @@ the step's metrics and write files; they never change training variables.
 
 from __future__ import annotations
 
-import abc
 import logging
 import math
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from gantrain.checkpointing import Checkpoints
+from gantrain.hooks import Callback, Progress  # the protocol; re-exported for the loop
 from gantrain.logging import tags
 from gantrain.logging.images import make_grid, save_png
 from gantrain.logging.stats import JsonlWriter
@@ -33,41 +31,6 @@ from gantrain.training.sampling import Sampler
 from gantrain.training.state import GANState
 
 log = logging.getLogger("gantrain")
-
-
-@dataclass
-class Progress:
-    """What callbacks see after a train call.
-
-    `train_seconds`: wall time spent in train calls during this launch (callbacks excluded);
-    `metrics`: the step's scalar tensors; `final`: the last call of the run.
-    """
-
-    step: int
-    train_seconds: float
-    metrics: Mapping[str, tf.Tensor]
-    final: bool = False
-
-
-class Callback(abc.ABC):
-    """Base: `on_step` runs every `every` steps and at the end; `close` when training stops."""
-
-    every: int = 1
-    #: Also run when SIGTERM/SIGINT stops training (saving state, not slow reporting).
-    saves_state: bool = False
-
-    def due(self, progress: Progress) -> bool:
-        return progress.final or progress.step % self.every == 0
-
-    @abc.abstractmethod
-    def on_step(self, progress: Progress) -> None:
-        """React to the train call that reached `progress.step`."""
-
-    def on_start(self, step: int) -> None:
-        """Called once before the first train call of a launch, at the step it starts from."""
-
-    def close(self) -> None:
-        """Release files and writers (called even when training fails)."""
 
 
 def learning_rate(optimizer: Any) -> float:
