@@ -6,9 +6,10 @@ here: the data is written to a temporary file in the same directory (a rename is
 within one file system), flushed and fsynced, renamed over the target with `os.replace`, and
 the directory is fsynced so the rename itself survives a power loss.
 
-Temporary files are named `.<name>.<8 hex>.tmp`: unique per writer (two processes writing the
-same file cannot clobber each other's temporary), hidden, and recognizable, so
-`remove_stale_temporaries` can delete the ones a killed process left behind.
+Temporary files are named `.<name>.<8 hex>.tmp` (plus a suffix some writers need): unique
+per writer (two processes writing the same file cannot clobber each other's temporary),
+hidden, and recognizable, so `remove_stale_temporaries` can delete the ones a killed process
+left behind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 def fsync_path(path: str | os.PathLike) -> None:
@@ -35,10 +36,11 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(descriptor)
 
 
-def temporary_name(path: str | os.PathLike) -> Path:
-    """A fresh temporary path beside `path` (same directory, so a rename is atomic)."""
+def temporary_name(path: str | os.PathLike, suffix: str = "") -> Path:
+    """A fresh temporary path beside `path` (same directory, so a rename is atomic);
+    `suffix` for writers that insist on one (Keras: `.keras`)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{suffix}")
 
 
 def is_temporary(name: str) -> bool:
@@ -67,6 +69,22 @@ def atomic_writer(
             yield file
             file.flush()
             os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_path(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
+    """A temporary file name for writers that want a path, not a file object (Keras's
+    `save_model`); the file written there replaces `path` atomically on a clean exit."""
+    path = Path(path)
+    tmp = temporary_name(path, suffix)
+    try:
+        yield tmp
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

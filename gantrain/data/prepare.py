@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gantrain.atomic import atomic_writer
 from gantrain.data.folder import FITS, fit_image, parse_color
 from gantrain.data.prepared import (
     FORMAT,
@@ -230,12 +231,8 @@ def _settings_key(options: PrepareOptions, listing: Listing, channels: int) -> s
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Write, flush to disk, then rename: a crash leaves the old file or the new, never half."""
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:
         json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
 
 
 def _check_output(output: Path, overwrite: bool) -> None:

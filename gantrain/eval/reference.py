@@ -220,20 +220,13 @@ def write_reference_stats(path: Path, stats: ReferenceStats, protocol: dict[str,
     """`mu`/`sigma` (float64) in the TTUR / pytorch-fid layout, plus `protocol` (a JSON
     string those tools ignore) saying how they were computed; written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as file:
-            np.savez(
-                file,
-                mu=np.asarray(stats.mean, np.float64),
-                sigma=np.asarray(stats.cov, np.float64),
-                protocol=np.array(json.dumps(protocol, sort_keys=True, default=str)),
-            )
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_writer(path, "wb") as file:
+        np.savez(
+            file,
+            mu=np.asarray(stats.mean, np.float64),
+            sigma=np.asarray(stats.cov, np.float64),
+            protocol=np.array(json.dumps(protocol, sort_keys=True, default=str)),
+        )
 
 
 def read_reference_stats(path: str | Path) -> tuple[ReferenceStats, dict[str, Any]]:

@@ -30,6 +30,7 @@ import gantrain.models.global_batch
 import gantrain.models.layers
 import gantrain.models.r3gan_blocks
 import gantrain.models.resample  # noqa: F401
+from gantrain.atomic import atomic_path
 from gantrain.errors import CheckpointError, ConfigError
 
 REGISTERED_NAME = "gantrain>GeneratorModel"
@@ -112,12 +113,8 @@ def save_generator(
             "(an earlier gantrain .keras generator there is replaced)."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:  # Keras wants the .keras suffix
         keras.saving.save_model(as_generator_model(model, metadata), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
