@@ -188,7 +188,7 @@ def test_reference_stats_round_trip_in_the_ttur_layout(tiny_mnist: Path, tmp_pat
         read_reference_stats(tmp_path / "bad.npz")
 
 
-def test_dinov2_cls_features_with_dgm_eval_preprocessing() -> None:
+def test_dinov2_cls_features_with_dgm_eval_preprocessing(tmp_path: Path) -> None:
     from keras_hub.models import DINOV2Backbone
     from PIL import Image
 
@@ -218,5 +218,10 @@ def test_dinov2_cls_features_with_dgm_eval_preprocessing() -> None:
     np.testing.assert_allclose(features.pool, np.asarray(cls), rtol=1e-4, atol=1e-5)
     described = extractor.describe()
     assert described["extractor"] == "dinov2" and described["resize"].startswith("dgm-eval")
+    # Offline: a preset folder (what eval.weights=DIR takes), built at the requested size.
+    backbone.save_to_preset(str(tmp_path / "preset"))
+    loaded = DINOv2Extractor(weights=str(tmp_path / "preset"), image_size=28)
+    np.testing.assert_allclose(loaded(images).pool, features.pool, rtol=1e-5, atol=1e-6)
+    assert loaded.describe()["weights"] == f"keras-hub preset {tmp_path / 'preset'}"
     with pytest.raises(ConfigError, match="eval.weights=.*not a folder"):
         DINOv2Extractor(weights="/nonexistent/preset")

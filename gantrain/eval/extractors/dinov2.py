@@ -26,9 +26,10 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def load_backbone(preset: str, weights: str | None):
+def load_backbone(preset: str, weights: str | None, image_size: int):
     """keras-hub's DINOV2Backbone from `weights` (a local preset folder) or `preset` (a
-    keras-hub preset name, downloaded on first use into keras-hub's cache)."""
+    keras-hub preset name, downloaded on first use into keras-hub's cache), built for
+    `image_size` square inputs (its position embeddings are interpolated to that grid)."""
     try:
         from keras_hub.models import DINOV2Backbone
     except ImportError as error:
@@ -45,7 +46,8 @@ def load_backbone(preset: str, weights: str | None):
             )
         source = str(path)
     try:
-        return DINOV2Backbone.from_preset(source), source
+        shape = (image_size, image_size, 3)
+        return DINOV2Backbone.from_preset(source, image_shape=shape), source
     except Exception as error:  # keras-hub raises assorted errors for download/format problems
         first = (str(error).splitlines() or [""])[0][:200]
         raise ConfigError(
@@ -68,8 +70,9 @@ class DINOv2Extractor(FeatureExtractor):
     """CLS-token features of a keras-hub `DINOV2Backbone`; no class probabilities.
 
     `preset`: a keras-hub preset (`dinov2_large` = ViT-L/14, Stein et al.'s choice);
-    `weights`: a local preset folder instead (eval.weights). `backbone`: an already built
-    backbone (tests pass a tiny random one; `preset`/`weights` are then ignored).
+    `weights`: a local preset folder instead (eval.weights). `image_size`: the input side
+    (224, dgm-eval's). `backbone`: an already built backbone (tests pass a tiny random one;
+    `preset`, `weights` and `image_size` are then its own).
     """
 
     name = "dinov2"
@@ -80,11 +83,12 @@ class DINOv2Extractor(FeatureExtractor):
         *,
         preset: str = "dinov2_large",
         weights: str | None = None,
+        image_size: int = 224,
         batch_size: int = 16,
         backbone: Any = None,
     ) -> None:
         if backbone is None:
-            backbone, source = load_backbone(preset, weights)
+            backbone, source = load_backbone(preset, weights, image_size)
             self.weights = f"keras-hub preset {source}"
         else:
             self.weights = f"in-memory {type(backbone).__name__} ({backbone.count_params()} params)"
