@@ -121,7 +121,9 @@ def read_state(directory: Path) -> State:
     if not (directory / STATE_FILE).is_file():
         return State(None, ())
     try:
-        state = tf.train.get_checkpoint_state(str(directory))
+        # Absolute: TensorFlow prefixes relative names with the directory it was given, and a
+        # relative directory would be prefixed twice below.
+        state = tf.train.get_checkpoint_state(str(Path(directory).absolute()))
     except (tf.errors.OpError, text_format.ParseError, ValueError, OSError) as error:
         # The files themselves are still found by `on_disk`.
         log.warning("ignoring %s (unreadable: %s)", directory / STATE_FILE, error)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gantrain import checkpoint_files as files
 from gantrain.atomic import atomic_write_text
-from gantrain.errors import CheckpointError, NonFiniteLossError
+from gantrain.errors import CheckpointError, NonFiniteLossError, disk_problem
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,11 @@ class Checkpoints:
         except (tf.errors.OpError, OSError) as error:
             files.delete(partial)
             detail = (str(error).strip().splitlines() or [""])[0][:200]
+            # TensorFlow hides ENOSPC in a long op message: say it plainly when it is that.
+            detail = disk_problem(error) or f"{type(error).__name__}: {detail}"
             latest, _ = files.readable_candidates(self.directory)
             raise CheckpointError(
-                f"cannot save checkpoint {final} ({type(error).__name__}: {detail}); the "
+                f"cannot save checkpoint {final} ({detail}); the "
                 f"latest checkpoint is still {latest or 'none'}. Check that {self.directory} "
                 "is writable and its disk has space, then rerun to resume."
             ) from error

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 _COULD_NOT_OVERRIDE = re.compile(r"Could not override '([^']+)'")
 
@@ -31,14 +33,85 @@ def _compose(config_name: str, overrides: list[str], *, hydra: bool = False) -> 
 
 
 def run_dir_problem(run_dir: Path) -> str | None:
-    """Why `run_dir` cannot be created or written, judged by its nearest existing ancestor."""
-    existing = run_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    """Why `run_dir` cannot be created or written, judged by its nearest existing ancestor.
+
+    Permissions alone do not tell (root may write anywhere by them, yet a pseudo-filesystem
+    such as /proc refuses every new entry), so a uniquely named probe folder is created there
+    and removed again; nothing of the run dir itself is created before Hydra does it.
+    """
+    try:
+        existing = run_dir
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except OSError as error:  # ENAMETOOLONG from stat(): a component or the path is too long
+        return error.strerror or str(error)
     if not existing.is_dir():
         return f"{existing} is not a directory"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable"
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    too_long = [p for p in run_dir.relative_to(existing).parts if len(os.fsencode(p)) > name_max]
+    if too_long:
+        return f"the name {too_long[0][:40]}... is longer than the {name_max} bytes a name may have"
+    try:
+        probe = tempfile.mkdtemp(prefix=".gantrain-probe-", dir=existing)
+        os.rmdir(probe)
+    except OSError as error:
+        return f"{existing} refuses new folders ({error.strerror or error})"
+    return None
+
+
+def missing_keys(config: DictConfig) -> list[str]:
+    """The keys left at `???` (required on the command line), outside Hydra's own node."""
+    found: list[str] = []
+    for key in config:
+        if key == "hydra":
+            continue
+        if OmegaConf.is_missing(config, key):
+            found.append(str(key))
+            continue
+        node = config._get_node(key)
+        if OmegaConf.is_config(node):
+            try:
+                found += sorted(OmegaConf.missing_keys(node))
+            except OmegaConfBaseException:  # an interpolation only Hydra's run resolves
+                continue
+    return found
+
+
+def _user_config_dirs(args: list[str]) -> tuple[list[str], list[str]] | None:
+    """(overrides, user config folders) from the arguments, with `--config-dir DIR` / `-cd DIR`
+    taken out; None when another flag (-m, --help, --cfg, ...) hands the run to Hydra."""
+    overrides, folders = [], []
+    rest = iter(args)
+    for arg in rest:
+        flag, _, value = arg.partition("=")
+        if flag in ("--config-dir", "-cd"):
+            folders.append(value or next(rest, ""))
+        elif arg.startswith("-"):
+            return None
+        else:
+            overrides.append(arg)
+    return overrides, folders
+
+
+def _yaml_check(command: str, overrides: list[str], folders: list[str]) -> str | None:
+    """One line if a config file the run would read (the user's own, through hydra.searchpath
+    or --config-dir) is not plain YAML; everything else about them is left to Hydra."""
+    import yaml
+
+    from gantrain.errors import yaml_problem
+
+    if folders:
+        paths = ",".join(f"file://{Path(f).expanduser().resolve()}" for f in folders)
+        overrides = [*overrides, f"hydra.searchpath=[{paths}]"]
+    try:
+        _compose(command, overrides, hydra=True)
+    except yaml.YAMLError as error:
+        return f"gantrain: {yaml_problem(error)}"
+    except Exception:  # anything else is for Hydra to report, in its own way
+        return None
     return None
 
 
@@ -79,14 +152,21 @@ def check_overrides(command: str, args: list[str]) -> str | None:
     """
     if not resources.files("gantrain.configs").joinpath(f"{command}.yaml").is_file():
         return None
-    if any(a.startswith("-") or a.startswith("hydra.searchpath") for a in args):
+    split = _user_config_dirs(args)
+    if split is None:
         return None
+    overrides, folders = split
+    if folders or any(a.startswith("hydra.searchpath") for a in overrides):
+        return _yaml_check(command, overrides, folders)
+    import yaml
     from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
-    overrides = list(args)
+    from gantrain.errors import yaml_problem
+
     try:
         config = _compose(command, overrides, hydra=True)
+    except yaml.YAMLError as error:
+        return f"gantrain: {yaml_problem(error)}"
     except (HydraException, OmegaConfBaseException) as error:
         if "requires --multirun" in str(error) and _sweeps_by_config(command, overrides):
             return None  # a sweep all the same (hparams_search=...): Hydra runs it as one
@@ -106,7 +186,20 @@ def check_overrides(command: str, args: list[str]) -> str | None:
         return None
     problem = run_dir_problem(run_dir)
     if problem:
+        shown = (
+            str(run_dir)
+            if len(str(run_dir)) <= 160
+            else f"{str(run_dir)[:80]}...{str(run_dir)[-60:]}"
+        )
         return (
-            f"gantrain: cannot create the run dir {run_dir}: {problem}; pick another hydra.run.dir."
+            f"gantrain: cannot create the run dir {shown}: {problem}; pick another hydra.run.dir."
+        )
+    missing = missing_keys(config)
+    if missing:
+        given = " ".join(f"{key}=..." for key in missing)
+        return (
+            f"gantrain {command}: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} required: give {given} "
+            f"(`gantrain {command} --help` says what each key is)."
         )
     return None

@@ -10,6 +10,10 @@ import numpy as np
 from PIL import Image
 
 from gantrain.atomic import atomic_writer
+from gantrain.errors import writing
+
+# A full disk while writing a picture: what the one-line error says about the files.
+_KEPT = "free some space and rerun; no picture was left half-written"
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -50,7 +54,7 @@ def save_png(picture: np.ndarray, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode_image = picture[..., 0] if picture.shape[-1] == 1 else picture
-    with atomic_writer(path, "wb") as file:
+    with writing(path, _KEPT), atomic_writer(path, "wb") as file:
         Image.fromarray(mode_image).save(file, format="PNG")
     return path
 
@@ -62,7 +66,7 @@ def save_gif(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
-    with atomic_writer(path, "wb") as file:
+    with writing(path, _KEPT), atomic_writer(path, "wb") as file:
         pictures[0].save(
             file, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gantrain.atomic import atomic_writer
+from gantrain.errors import writing
 
 
 def _jsonable(value: Any) -> Any:
@@ -77,8 +78,11 @@ class JsonlWriter:
         self._file = self.path.open("a", encoding="utf-8")
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json_line(record) + "\n")
-        self._file.flush()
+        # A full disk: one line naming the file; the records before stay (a torn last one is
+        # repaired when the run resumes).
+        with writing(self.path, "free some space and rerun; the records written before are kept"):
+            self._file.write(json_line(record) + "\n")
+            self._file.flush()
 
     def close(self) -> None:
         self._file.close()

@@ -17,7 +17,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from gantrain.errors import ConfigError
+from gantrain.errors import ConfigError, writing
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
 
 if TYPE_CHECKING:
@@ -136,7 +136,26 @@ def _check(cfg: DictConfig) -> Path:
             f"output={output}: use .npz (arrays), .png (a grid), .gif (an interpolation) or a "
             "folder (one PNG per image)."
         )
+    if output.suffix and output.is_dir():
+        raise ConfigError(f"output={output} is a folder; give a file name, or a folder name.")
+    if not output.suffix and output.exists() and not output.is_dir():
+        raise ConfigError(f"output={output} is a file; a folder output needs a new name.")
+    taken = [p for p in _outputs(output, grid=cfg.grid) if p.exists()]
+    if taken and not cfg.overwrite:
+        what = "the folder already holds files" if not output.suffix else f"{taken[0]} exists"
+        raise ConfigError(
+            f"output={output}: {what}; pass overwrite=true to replace, or pick another output=."
+        )
     return output
+
+
+def _outputs(output: Path, *, grid: bool) -> list[Path]:
+    """The paths `write` would replace (for a folder: the folder, if it holds anything)."""
+    if not output.suffix:
+        return [output] if output.is_dir() and any(output.iterdir()) else []
+    if output.suffix == ".npz" and grid:
+        return [output, output.with_suffix(".png")]
+    return [output]
 
 
 def write(
@@ -150,9 +169,12 @@ def write(
     picture = make_grid(in_order, columns=drawn.columns or None)
     written = []
     if output.suffix == ".npz":
+        from gantrain.atomic import atomic_writer
+
         output.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if labels is None else {"labels": labels}
-        np.savez(output, images=images, latents=latents, **extra)
+        with atomic_writer(output, "wb") as file:  # a full disk leaves no half archive
+            np.savez(file, images=images, latents=latents, **extra)
         written.append(output)
         if grid:
             written.append(save_png(picture, output.with_suffix(".png")))
@@ -178,7 +200,9 @@ def main(cfg: DictConfig) -> None:
     sampler, _, prefix = load_sampler(cfg.run_dir, cfg.checkpoint, ema=cfg.ema)
     drawn = plan(cfg, sampler.latent_dim, sampler.num_classes)
     images = sampler.generate(drawn.latents, drawn.labels, batch_size=cfg.batch_size)
-    written = write(output, images, drawn, grid=cfg.grid, frame_ms=cfg.frame_ms)
+    fix = "free some space or pick another output=; no file was left half-written"
+    with writing(output, fix):
+        written = write(output, images, drawn, grid=cfg.grid, frame_ms=cfg.frame_ms)
     log.info(
         "wrote %d %s image(s) from %s to %s",
         len(images),
