@@ -232,6 +232,34 @@ def relativistic_average() -> AdversarialLoss:
     )
 
 
+@configurable
+def relativistic_pairing() -> AdversarialLoss:
+    """Relativistic pairing GAN, RpGAN (Jolicoeur-Martineau 2019; the loss of R3GAN, Huang et
+    al. 2024, whose `R3GAN/Trainer.py` it follows): real i and fake i form a pair.
+
+    D: softplus(-(r_i - f_i)); G: softplus(-(f_i - r_i)), with r, f D's logits on the paired
+    real and fake images (the G phase runs D on the step's real batch too).
+    Logged: D's raw outputs (`d_real`, `d_fake`) and `d_relativistic` = mean of r_i - f_i.
+    """
+
+    def discriminator(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> LossTerms:
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        return LossTerms(
+            loss=tf.nn.softplus(-(real - fake)),
+            parts={**_critic_parts(real, fake), "d_relativistic": real - fake},
+        )
+
+    def generator(fake_logits: tf.Tensor, real_logits: tf.Tensor | None = None) -> LossTerms:
+        if real_logits is None:
+            raise ValueError("relativistic_pairing needs D's logits on real images in the G phase")
+        real, fake = _flat(real_logits), _flat(fake_logits)
+        return LossTerms(loss=tf.nn.softplus(-(fake - real)), parts={"g_d_fake": fake})
+
+    return AdversarialLoss(
+        "relativistic_pairing", discriminator, generator, generator_needs_real=True
+    )
+
+
 def classification(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """ACGAN's auxiliary classifier loss: per-example cross-entropy (B,) of labels int (B,)."""
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
