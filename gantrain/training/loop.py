@@ -19,8 +19,10 @@ from pathlib import Path
 import tensorflow as tf
 
 from gantrain.config import RunConfig
+from gantrain.distribute import is_chief
 from gantrain.errors import TrainingInterrupted
 from gantrain.hooks import Callback, Progress
+from gantrain.run_lock import claim_run_dir
 from gantrain.training.determinism import op_determinism
 from gantrain.training.interrupt import InterruptRequest
 from gantrain.training.nonfinite import NonFiniteMonitor
@@ -84,8 +86,13 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
     # strategies configure the runtime, which TensorFlow allows only before it starts.
     strategy = run.strategy.create()
     # Op determinism and the dtype policy are process-global: set for this run only
-    # (multirun jobs share a process).
-    with op_determinism(run.trainer.deterministic), precision_policy(run.trainer.precision):
+    # (multirun jobs share a process). The run dir is this process's until it returns: a
+    # second training there is refused, and an interrupted launch's leftovers are removed.
+    with (
+        op_determinism(run.trainer.deterministic),
+        precision_policy(run.trainer.precision),
+        claim_run_dir(run_dir, chief=is_chief(strategy)),
+    ):
         trainer = Trainer.build(run, Path(run_dir), strategy)
         stop = StopCondition(run.trainer.max_steps, run.trainer.steps_per_loop)
         reason = stop.nothing_to_do(trainer.start_step)

@@ -77,3 +77,36 @@ def test_an_unwritable_run_dir_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(CheckpointError, match="cannot write into .*file/run"):
         RunDirLock(tmp_path / "file" / "run").acquire()
+
+
+def test_training_refuses_an_owned_run_dir_and_cleans_up_after_a_killed_owner(
+    tiny_overrides: list[str], tmp_path: Path
+) -> None:
+    from gantrain.config import load_run_config
+    from gantrain.training.loop import train
+    from tests.conftest import compose_config
+
+    run = load_run_config(compose_config(overrides=tiny_overrides))
+    run_dir = tmp_path / "run"
+    other = hold_lock(run_dir)
+    try:
+        with pytest.raises(RunDirInUseError, match=f"in use by pid {other.pid} "):
+            train(run, run_dir)
+        assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_FILE]  # nothing written
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait(timeout=30)
+    # What the killed owner left mid-save; the next start removes it and trains.
+    checkpoints = run_dir / "checkpoints"
+    checkpoints.mkdir()
+    leftovers = [
+        "partial-ckpt-3.index",
+        "partial-ckpt-3.data-00000-of-00001",
+        "partial-ckpt-3_temp",
+    ]
+    for name in leftovers[:2]:
+        (checkpoints / name).write_bytes(b"half")
+    (checkpoints / leftovers[2]).mkdir()
+    assert train(run, run_dir).step == 4
+    assert not [name for name in leftovers if (checkpoints / name).exists()]
+    assert (checkpoints / "ckpt-4.index").exists()
