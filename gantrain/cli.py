@@ -7,6 +7,7 @@ subcommand is taken off `sys.argv` before the command's `@hydra.main` runs.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from importlib import resources
@@ -92,8 +93,8 @@ def check_group_choices(args: list[str]) -> str | None:
     and lists the valid options. Overrides this cannot judge (sweeps, extra search paths,
     nested keys) are left to Hydra.
     """
-    if any(arg.startswith("hydra.searchpath") for arg in args):
-        return None
+    if any(arg.startswith(("hydra.searchpath", "--config-dir", "-cd")) for arg in args):
+        return None  # the user's own config folders may add options
     groups = config_groups()
     for arg in args:
         if arg.startswith("-") or "=" not in arg:
@@ -159,11 +160,51 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
     quick = any(arg in ("--help", "-h", "--hydra-help") or arg.startswith("--cfg") for arg in rest)
+    if any(arg in ("--help", "-h") for arg in rest):
+        # gantrain's help (configs/hydra/help/gantrain.yaml): each group and key of this
+        # command, described by the comments of its YAML files.
+        rest = with_override(rest, "hydra/help=gantrain")
     if not quick and command not in WITHOUT_TENSORFLOW:
         from gantrain.tfimport import import_tensorflow_quietly
 
         import_tensorflow_quietly()
     # Hydra reads its overrides from sys.argv[1:] and names the app after sys.argv[0].
     sys.argv = [f"gantrain {command}", *rest]
-    importlib.import_module(module_name).main()
+    try:
+        importlib.import_module(module_name).main()
+    except BrokenPipeError:
+        # `gantrain train --help | head`: the reader left; stop quietly, as `cat` would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a process killed by it
     return 0
+
+
+# Hydra's flags that take a value (`--config-dir DIR`), as its argparse parser declares them.
+_VALUE_FLAGS = {
+    "--config-dir",
+    "-cd",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--package",
+    "-p",
+    "--cfg",
+    "-c",
+    "--experimental-rerun",
+}
+
+
+def with_override(args: list[str], override: str) -> list[str]:
+    """`args` with one more override, kept together with the others: Hydra's argparse takes
+    the overrides as one positional run, so they cannot be split by a flag."""
+    flags, overrides = [], []
+    rest = iter(args)
+    for arg in rest:
+        if arg.startswith("-"):
+            flags.append(arg)
+            if arg in _VALUE_FLAGS:
+                flags.append(next(rest, ""))
+        else:
+            overrides.append(arg)
+    return [*flags, override, *overrides]
