@@ -99,6 +99,7 @@ class Evaluation:
         if name not in self._extractors:
             extractor = build_extractor(
                 name,
+                strict=name == self.extractor_name(None),
                 weights=self.settings.weights,
                 classifier=self.settings.classifier,
                 resize=self.settings.resize,

@@ -118,6 +118,11 @@ def test_extractors_are_built_from_their_yaml(tmp_path: Path) -> None:
     assert isinstance(extractor, DomainClassifierExtractor) and extractor.batch_size == 250
     with pytest.raises(ConfigError, match="eval.resize=clean: extractor domain takes no resize"):
         build_extractor("domain", dataset="mnist", cache=tmp_path, resize="clean")
+    # Not the eval.extractor (an evaluator's own): the settings serve the other one.
+    lenient = build_extractor(
+        "domain", strict=False, dataset="mnist", cache=tmp_path, resize="clean"
+    )
+    assert isinstance(lenient, DomainClassifierExtractor)
     with pytest.raises(ConfigError, match="eval.extractor='vgg': use one of auto, "):
         build_extractor("vgg")
 

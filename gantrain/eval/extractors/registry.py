@@ -56,19 +56,20 @@ def extractor_node(name: str) -> DictConfig:
     return node
 
 
-def build_extractor(name: str, **context: Any) -> FeatureExtractor:
+def build_extractor(name: str, *, strict: bool = True, **context: Any) -> FeatureExtractor:
     """Build extractor `name`; `context` holds the `PROVIDED` values (None = not set).
 
-    A provided value the extractor does not take is an error when it is set (say
-    `eval.resize=clean` with an extractor that has one fixed resize), so a setting is never
-    silently ignored.
+    `strict` (for `eval.extractor` itself): a setting the extractor does not take is an error
+    when it is set (say `eval.resize=clean` with an extractor that has one fixed resize), so
+    it is never silently ignored. A second extractor an evaluator picks for itself
+    (`eval.kid.extractor=domain`) is not strict: the settings serve `eval.extractor`.
     """
     where = f"eval.extractor={name}"
     node = extractor_node(name)
     target = check_target_arguments(node, where, PROVIDED)
     params = inspect.signature(target).parameters
     for key in ("resize", "weights", "classifier"):
-        if context.get(key) is not None and key not in params:
+        if strict and context.get(key) is not None and key not in params:
             raise ConfigError(
                 f"eval.{key}={context[key]}: extractor {name} takes no {key} setting; "
                 f"unset it or pick an extractor that does."
