@@ -73,16 +73,19 @@ def main() -> None:
     from array_record.python.array_record_data_source import ArrayRecordDataSource
     from array_record.python.array_record_module import ArrayRecordWriter
 
+    from gantrain.data.prepared import WRITER_OPTIONS
+
     res, num = args.resolution, args.num
     shape = (res, res, 3)
     images = synthetic(num, res)
     root = Path(tempfile.mkdtemp(prefix="shard_formats_"))
     results: dict[str, tuple[float, float]] = {}
     try:
-        # ArrayRecord, raw and PNG records (group_size:1: one record per chunk, for random reads).
+        # ArrayRecord with gantrain's writer options (one uncompressed record per chunk, for
+        # random reads), raw and PNG records.
         for kind in ("raw", "png"):
             path = root / f"{kind}.array_record"
-            writer = ArrayRecordWriter(str(path), "group_size:1")
+            writer = ArrayRecordWriter(str(path), WRITER_OPTIONS)
             for image in images:
                 writer.write(image.tobytes() if kind == "raw" else png_bytes(image))
             writer.close()
@@ -146,17 +149,25 @@ def main() -> None:
             .repeat()
             .batch(args.batch)
             .map(
-                lambda b: tf.cast(tf.reshape(tf.io.decode_raw(b, tf.uint8), [-1, *shape]),
-                                  tf.float32) / 127.5 - 1.0,
+                lambda b: (
+                    tf.cast(tf.reshape(tf.io.decode_raw(b, tf.uint8), [-1, *shape]), tf.float32)
+                    / 127.5
+                    - 1.0
+                ),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
             .prefetch(tf.data.AUTOTUNE)
         )
-        results["tfrecord_raw_sequential"] = (timed(dataset, args.batches), path.stat().st_size / num)
+        results["tfrecord_raw_sequential"] = (
+            timed(dataset, args.batches),
+            path.stat().st_size / num,
+        )
     finally:
         shutil.rmtree(root)
     base = results["arrayrecord_raw"][0]
-    print(f"{num} images {res}x{res}x3, batch {args.batch}, {args.batches} batches, page cache warm")
+    print(
+        f"{num} images {res}x{res}x3, batch {args.batch}, {args.batches} batches, page cache warm"
+    )
     print(f"{'format':<26}{'images/s':>10}{'vs arrayrecord_raw':>20}{'bytes/image':>14}")
     for name, (rate, size) in results.items():
         print(f"{name:<26}{rate:>10.0f}{rate / base:>20.2f}{size:>14.0f}")

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # access.py imports TensorFlow; only readers need it
+    from gantrain.data.access import ExampleReader
 
 from gantrain.errors import ConfigError
 
@@ -71,7 +74,7 @@ class DatasetSource(abc.ABC):
     def load(self) -> LoadedDataset:
         """Read the images; raises DatasetError with a fix for missing or corrupt data."""
 
-    def examples(self):  # -> gantrain.data.access.ExampleReader (imports TensorFlow)
+    def examples(self) -> ExampleReader:
         """Random access to the training examples; by default `load()`'s arrays in memory."""
         from gantrain.data.access import InMemoryReader, mirrored
 

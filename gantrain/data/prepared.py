@@ -25,9 +25,12 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # access.py imports TensorFlow; only readers need it
+    from gantrain.data.access import ExampleReader
 
 from gantrain.data.base import DatasetSource, DatasetSpec, LoadedDataset
 from gantrain.errors import ConfigError, DatasetError
@@ -237,7 +240,7 @@ class PreparedSource(DatasetSource):
             )
         return PreparedReader(self.root, manifest)
 
-    def examples(self):  # -> gantrain.data.access.ExampleReader
+    def examples(self) -> ExampleReader:
         from gantrain.data.access import FunctionReader, mirrored
 
         reader = self.open_reader()

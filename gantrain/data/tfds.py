@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # access.py imports TensorFlow; only readers need it
+    from gantrain.data.access import ExampleReader
 
 from gantrain.data.base import DatasetSource, DatasetSpec, LoadedDataset
 from gantrain.data.folder import FITS, fit_image, parse_color
@@ -202,7 +205,7 @@ class TfdsSource(DatasetSource):
             labels[start : start + len(rows)] = [int(r[label_key]) for r in rows]
         return labels
 
-    def examples(self):  # -> gantrain.data.access.ExampleReader
+    def examples(self) -> ExampleReader:
         from gantrain.data.access import FunctionReader, mirrored
 
         spec, read_images, labels = self._open()
