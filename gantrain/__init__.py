@@ -10,7 +10,7 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 # The Python API (gantrain/api.py) and gantrain.keras, imported on first use: `import gantrain`
 # stays cheap (no TensorFlow, Keras or Hydra until a function is called).
 _API = ("compose", "train", "load", "evaluate", "picture", "Generator", "TrainRun")
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_API, "keras"]
 
 
 def __getattr__(name: str):
