@@ -16,15 +16,17 @@ Why `make_train_function` is replaced, not just `train_step`: Keras calls `train
 `strategy.run`, per replica. gantrain's step reads its n_critic real batches from the iterator
 and keeps its control flow (lazy phases, the n_critic loop) in the cross-replica context
 around `strategy.run`, as MirroredStrategy requires of synchronization points; so the train
-function hands Keras's iterator to the TrainStep. `train_step(batch)` still runs one GAN step
-on one batch (n_critic 1) outside a replica context.
+function hands Keras's iterator to the TrainStep. `train_step(batches)` still runs one GAN
+step on n_critic given batches, outside a replica context.
 
 Data: a `tf.data.Dataset` of image batches (N, H, W, C) float32 in [-1, 1], of
 `(images, labels)` tuples or of `{"image": ..., "label": ...}` dicts; labels int32 (N,) for
 class-conditional models. Every batch must have the same, known size (`drop_remainder=True`)
 since latents are drawn for the global batch. Each GAN step reads n_critic batches, so an
-epoch of K batches is K / n_critic steps. Logs hold each step's values (`d_loss`, `g_loss`,
-`d_real`, `d_fake`, the regularizers' terms...), as gantrain's stats.jsonl.
+epoch of K batches is K / n_critic steps (with n_critic > 1 repeat the dataset and give
+`steps_per_epoch`, so no step starts on an epoch's last batches and runs out). Logs hold
+each step's values (`d_loss`, `g_loss`, `d_real`, `d_fake`, the regularizers' terms...), as
+gantrain's stats.jsonl.
 """
 
 from __future__ import annotations
