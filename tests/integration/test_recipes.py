@@ -23,12 +23,23 @@ TINY_GENERATOR = {
     "build_sndcgan_generator": ["generator.widths=[32,16,8,8]", "generator.latent_dim=16"],
     "build_resnet_generator": ["generator.widths=[16,16,16]", "generator.latent_dim=16"],
     "build_mlp_generator": ["generator.widths=[32]", "generator.latent_dim=16"],
+    "build_biggan_generator": ["generator.channels=8", "generator.latent_dim=8"],
+    "build_r3gan_generator": [
+        "generator.widths=[8,8,8]",
+        "generator.cardinalities=[2,2,2]",
+        "generator.latent_dim=8",
+    ],
 }
 TINY_DISCRIMINATOR = {
     "build_dcgan_discriminator": lambda n: f"discriminator.widths=[{','.join(['8'] * n)}]",
     "build_sndcgan_discriminator": lambda n: f"discriminator.widths=[{','.join(['8'] * n)}]",
     "build_resnet_discriminator": lambda n: f"discriminator.widths=[{','.join(['16'] * n)}]",
     "build_mlp_discriminator": lambda n: f"discriminator.widths=[{','.join(['16'] * n)}]",
+    "build_biggan_discriminator": lambda n: "discriminator.channels=8",
+    "build_r3gan_discriminator": lambda n: (
+        f"discriminator.widths=[{','.join(['8'] * n)}] "
+        f"discriminator.cardinalities=[{','.join(['2'] * n)}]"
+    ),
 }
 TINY_TRAINER = [
     "trainer.max_steps=2",
@@ -73,7 +84,7 @@ def test_recipe_trains_two_steps(experiment, tiny_mnist, tiny_cifar10, tmp_path:
     overrides = [
         f"experiment={experiment}",
         *TINY_GENERATOR[generator],
-        TINY_DISCRIMINATOR[discriminator](len(full.discriminator.widths)),
+        *TINY_DISCRIMINATOR[discriminator](len(full.discriminator.get("widths", []))).split(),
         f"dataset.path={data}",
         *TINY_TRAINER,
     ]
