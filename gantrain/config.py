@@ -333,6 +333,9 @@ def _node_kwargs(node: DictConfig) -> dict[str, Any]:
     }
 
 
+# Arguments gantrain passes to optimizer builders: the run's last step and its step counter.
+_OPTIMIZER_ARGS = ("total_steps", "clock")
+
 # Keys of the loss node before penalties became the `regularizer` group.
 _LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
 
@@ -424,8 +427,8 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
         reject_non_finite(cfg.get(group), group)
     check_target_arguments(run.generator, "generator", ("image_shape", "num_classes"))
     check_target_arguments(run.discriminator, "discriminator", ("image_shape", "num_classes"))
-    check_target_arguments(run.optimizer_generator, "optimizer.generator", ("total_steps",))
-    check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator", ("total_steps",))
+    check_target_arguments(run.optimizer_generator, "optimizer.generator", _OPTIMIZER_ARGS)
+    check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator", _OPTIMIZER_ARGS)
     check_target_arguments(run.loss, "loss")
     for key, node in run.regularizers.items():
         check_target_arguments(node, f"regularizer.{key}")

@@ -3,10 +3,11 @@
 Builders: `adam`, `adamw`, `rmsprop`, `sgd` (one YAML each in configs/optimizer/). Each takes
 `lr` plus its own hyperparameters, range-checked here (a bad value is a ValueError that the
 config builder turns into a one-line error naming the key), and a `schedule`:
-`constant`, or `linear` (constant until `decay_start`, then linear to `final_lr` at the run's
-last step, as the WGAN-GP and SN-GAN reference code decay). Schedules count *GAN steps*
-(generator updates, `GANState.step`), not the optimizer's own updates, so D with n_critic=5
-decays on the same clock as G. `GANState` binds them to its step counter.
+`constant`, `linear` or `cosine` (constant until `decay_start`, then to `final_lr` at the
+run's last step; linear as the WGAN-GP and SN-GAN reference code decay, cosine as R3GAN's
+presets). Schedules (gantrain/schedules.py) count *GAN steps*: gantrain passes the run's
+step counter as `clock` when it builds the optimizer (and the last step as `total_steps`),
+so D with n_critic=5 decays on the same clock as G.
 """
 
 from __future__ import annotations
@@ -16,62 +17,24 @@ import math
 import keras
 import tensorflow as tf
 
-SCHEDULES = ("constant", "linear")
+from gantrain.schedules import KINDS, StepSchedule, build_schedule
 
-
-class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """`initial` until step `decay_start`, then linear to `final` at step `decay_end`."""
-
-    def __init__(self, initial: float, *, decay_start: int, decay_end: int, final: float = 0.0):
-        super().__init__()
-        if decay_end <= decay_start:
-            raise ValueError(
-                f"the linear decay must end after it starts (decay_start={decay_start}, "
-                f"last step {decay_end}); lower decay_start or raise trainer.max_steps"
-            )
-        self.initial = float(initial)
-        self.final = float(final)
-        self.decay_start = int(decay_start)
-        self.decay_end = int(decay_end)
-        self.step: tf.Variable | None = None
-
-    def __call__(self, iterations: tf.Tensor) -> tf.Tensor:
-        # The optimizer passes its own update count; the GAN step replaces it once bound.
-        step = tf.cast(self.step if self.step is not None else iterations, tf.float32)
-        progress = (step - self.decay_start) / float(self.decay_end - self.decay_start)
-        progress = tf.clip_by_value(progress, 0.0, 1.0)
-        return self.initial + (self.final - self.initial) * progress
-
-    def get_config(self) -> dict:
-        return {
-            "initial": self.initial,
-            "decay_start": self.decay_start,
-            "decay_end": self.decay_end,
-            "final": self.final,
-        }
-
-
-def bind_schedule(optimizer: keras.optimizers.Optimizer, step: tf.Variable) -> None:
-    """Make `optimizer`'s schedule (if any) follow the GAN step counter `step`."""
-    # A LossScaleOptimizer (mixed_float16) wraps the optimizer that holds the schedule.
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    schedule = getattr(inner, "gantrain_schedule", None)
-    if schedule is not None:
-        schedule.step = step
+SCHEDULES = KINDS
 
 
 def _learning_rate(
-    lr: float, schedule: str, decay_start: int, final_lr: float, total_steps: int | None
-) -> float | LinearDecay:
+    lr: float,
+    schedule: str,
+    decay_start: int,
+    final_lr: float,
+    total_steps: int | None,
+    clock: tf.Variable | None,
+) -> float | StepSchedule:
     _positive(lr=lr)
     _non_negative(final_lr=final_lr, decay_start=decay_start)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule={schedule!r}: choose one of {', '.join(SCHEDULES)}")
-    if schedule == "constant":
-        return lr
-    if total_steps is None:
-        raise ValueError("schedule=linear needs the run's total_steps (trainer.max_steps)")
-    return LinearDecay(lr, decay_start=decay_start, decay_end=total_steps, final=final_lr)
+    return build_schedule(
+        schedule, lr, final=final_lr, start=decay_start, end=total_steps, clock=clock
+    )
 
 
 def adam(
@@ -84,19 +47,18 @@ def adam(
     decay_start: int = 0,
     final_lr: float = 0.0,
     total_steps: int | None = None,
+    clock: tf.Variable | None = None,
 ) -> keras.optimizers.Optimizer:
     """Adam (Kingma & Ba 2015); DCGAN's beta_1=0.5 by default.
 
-    `total_steps` (the run's trainer.max_steps) is passed by gantrain at build time.
+    `total_steps` (the run's trainer.max_steps) and `clock` (its GAN step counter) are
+    passed by gantrain at build time.
     """
     _fraction(beta_1=beta_1, beta_2=beta_2)
     _positive(epsilon=epsilon)
-    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps)
-    return _with_schedule(
-        keras.optimizers.Adam(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
-        ),
-        learning_rate,
+    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps, clock)
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
     )
 
 
@@ -111,6 +73,7 @@ def adamw(
     decay_start: int = 0,
     final_lr: float = 0.0,
     total_steps: int | None = None,
+    clock: tf.Variable | None = None,
 ) -> keras.optimizers.Optimizer:
     """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay.
 
@@ -120,16 +83,13 @@ def adamw(
     _non_negative(weight_decay=weight_decay)
     _fraction(beta_1=beta_1, beta_2=beta_2)
     _positive(epsilon=epsilon)
-    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps)
-    return _with_schedule(
-        keras.optimizers.AdamW(
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-        ),
-        learning_rate,
+    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps, clock)
+    return keras.optimizers.AdamW(
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
     )
 
 
@@ -144,6 +104,7 @@ def rmsprop(
     decay_start: int = 0,
     final_lr: float = 0.0,
     total_steps: int | None = None,
+    clock: tf.Variable | None = None,
 ) -> keras.optimizers.Optimizer:
     """RMSprop (Tieleman & Hinton 2012); defaults of the original WGAN (Arjovsky et al. 2017:
     lr 5e-5, PyTorch's rho 0.99 and epsilon 1e-8)."""
@@ -151,16 +112,13 @@ def rmsprop(
     _positive(epsilon=epsilon)
     if not isinstance(centered, bool):
         raise ValueError(f"centered={centered!r} must be true or false")
-    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps)
-    return _with_schedule(
-        keras.optimizers.RMSprop(
-            learning_rate=learning_rate,
-            rho=rho,
-            momentum=momentum,
-            epsilon=epsilon,
-            centered=centered,
-        ),
-        learning_rate,
+    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps, clock)
+    return keras.optimizers.RMSprop(
+        learning_rate=learning_rate,
+        rho=rho,
+        momentum=momentum,
+        epsilon=epsilon,
+        centered=centered,
     )
 
 
@@ -173,6 +131,7 @@ def sgd(
     decay_start: int = 0,
     final_lr: float = 0.0,
     total_steps: int | None = None,
+    clock: tf.Variable | None = None,
 ) -> keras.optimizers.Optimizer:
     """Stochastic gradient descent, with (Nesterov) momentum (the original GAN paper's
     optimizer: lr 0.1 decaying, momentum 0.5 rising to 0.7; here both are constant)."""
@@ -181,11 +140,8 @@ def sgd(
         raise ValueError(f"nesterov={nesterov!r} must be true or false")
     if nesterov and momentum == 0:
         raise ValueError("nesterov=true needs momentum > 0 (e.g. momentum=0.9)")
-    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps)
-    return _with_schedule(
-        keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov),
-        learning_rate,
-    )
+    learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps, clock)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov)
 
 
 def _number(name: str, value: object) -> float:
@@ -211,12 +167,3 @@ def _fraction(**values: float) -> None:
     for name, value in values.items():
         if not 0 <= _number(name, value) < 1:
             raise ValueError(f"{name}={value:g} must be in [0, 1)")
-
-
-def _with_schedule(
-    optimizer: keras.optimizers.Optimizer, learning_rate: float | LinearDecay
-) -> keras.optimizers.Optimizer:
-    # bind_schedule finds the schedule here and points it at the GAN step counter.
-    if isinstance(learning_rate, LinearDecay):
-        optimizer.gantrain_schedule = learning_rate
-    return optimizer

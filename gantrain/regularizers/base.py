@@ -32,6 +32,7 @@ import tensorflow as tf
 from gantrain.config import build
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import LossTerms
+from gantrain.schedules import StepSchedule
 
 MODELS = ("discriminator", "generator")
 # Streams below this are the train step's own (latents, labels, augmentations; phases.py).
@@ -102,8 +103,8 @@ class RegularizerContext:
 class Regularizer(tf.Module):
     """Base class of every penalty and regularizer; see the module docstring.
 
-    `weight` multiplies the values `__call__` returns (a number, or anything `weight_at`
-    turns into a scalar at a step); `interval` and `applies_to` choose the phase.
+    `weight` multiplies the values `__call__` returns (a number, or a StepSchedule on the
+    GAN step clock, see `weight_at`); `interval` and `applies_to` choose the phase.
     Class attributes: `needs_logits` (uses `ctx.real_logits` / `fake_logits`, so it must
     run inside the adversarial phase: interval 1); `extra_metrics` (keys of the parts
     `__call__` may return in a `LossTerms`, logged as `<d|g>_<key>`).
@@ -156,8 +157,11 @@ class Regularizer(tf.Module):
         return _FIRST_FREE_STREAM + zlib.crc32(f"{self.key}/{tag}".encode()) % span
 
     def weight_at(self, step: tf.Tensor) -> float | tf.Tensor:
-        """The weight at GAN step `step` (a place for schedules; a number stays a number)."""
-        return self.weight(step) if callable(self.weight) else self.weight
+        """The weight at GAN step `step`: a number stays a number; a
+        `gantrain.schedules.StepSchedule` gives its value at `step`."""
+        if isinstance(self.weight, StepSchedule):
+            return self.weight.value(step)
+        return self.weight
 
     def __call__(self, ctx: RegularizerContext) -> tf.Tensor | LossTerms:
         """Unweighted values: per example (B,) of this replica's batch, or a scalar (this

@@ -12,7 +12,7 @@ from gantrain.losses.adversarial import AdversarialLoss
 from gantrain.regularizers import build_regularizers
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
-from gantrain.training.state import GANState
+from gantrain.training.state import GANState, new_step_counter
 from gantrain.training.step import TrainStep
 
 
@@ -87,6 +87,7 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     check_float32_outputs(discriminator, "discriminator")
     check_conditioning_pair(run, generator, discriminator)
     precision, total_steps = run.trainer.precision, run.trainer.max_steps
+    step = new_step_counter()  # the clock of every schedule (gantrain/schedules.py)
     regularizers = build_regularizers(run.regularizers)
     # Lazy phases share their model's optimizer; an adjustment of its lr / betas for them
     # (StyleGAN2's c = k / (k + 1)) goes here, from `lazy_interval(regularizers, model)`.
@@ -94,17 +95,28 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
         generator=generator,
         discriminator=discriminator,
         g_optimizer=with_loss_scaling(
-            build(run.optimizer_generator, "optimizer.generator", total_steps=total_steps),
+            build(
+                run.optimizer_generator,
+                "optimizer.generator",
+                total_steps=total_steps,
+                clock=step,
+            ),
             precision,
         ),
         d_optimizer=with_loss_scaling(
-            build(run.optimizer_discriminator, "optimizer.discriminator", total_steps=total_steps),
+            build(
+                run.optimizer_discriminator,
+                "optimizer.discriminator",
+                total_steps=total_steps,
+                clock=step,
+            ),
             precision,
         ),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
         generator_ema=build_generator(run, spec) if run.trainer.ema_decay else None,
         regularizers=regularizers,
+        step=step,
     )
 
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from gantrain.optim import bind_schedule
 from gantrain.regularizers.base import Regularizer
 from gantrain.training.ema import check_twins
 
@@ -16,6 +15,20 @@ from gantrain.training.ema import check_twins
 GRID_SEED_WORD = -1
 # Sample grids of class-conditional generators have one row per class, for at most this many.
 MAX_GRID_CLASSES = 32
+
+
+def new_step_counter() -> tf.Variable:
+    """The GAN step counter (generator steps done): make it before the optimizers, whose
+    schedules read it (gantrain/schedules.py), and give it to `GANState(step=...)`. Create it
+    inside the strategy scope."""
+    # ONLY_FIRST_REPLICA: replicas all add 1 per step; the count must not multiply.
+    return tf.Variable(
+        0,
+        dtype=tf.int64,
+        trainable=False,
+        name="step",
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+    )
 
 
 def seed_generator_states(model: keras.Model) -> list[tf.Variable]:
@@ -48,6 +61,8 @@ class GANState:
     which breaks restores and MirroredStrategy otherwise (keras#19321).
 
     `regularizers` (gantrain/regularizers/) are built here and their state checkpointed.
+    `step` is the counter the optimizers' schedules read (`new_step_counter`; a new one when
+    no optimizer has a schedule).
     `generator_ema` (None unless EMA is on) is a twin of the generator holding the moving
     average of its weights; it starts as a copy and is checkpointed as `generator_ema`.
     The sample grid is `grid_z` with `grid_labels` (None for unconditional generators): a
@@ -66,6 +81,7 @@ class GANState:
         grid_size: int,
         generator_ema: keras.Model | None = None,
         regularizers: Sequence[Regularizer] = (),
+        step: tf.Variable | None = None,
     ) -> None:
         self.generator = generator
         self.generator_ema = generator_ema
@@ -80,16 +96,8 @@ class GANState:
         d_optimizer.build(discriminator.trainable_variables)
         self.latent_dim = int(generator.latent_dim)
         self.num_classes = int(getattr(generator, "num_classes", 0))
-        # ONLY_FIRST_REPLICA: replicas all add 1 per step; the count must not multiply.
-        self.step = tf.Variable(
-            0,
-            dtype=tf.int64,
-            trainable=False,
-            name="step",
-            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-        )
-        for optimizer in (g_optimizer, d_optimizer):
-            bind_schedule(optimizer, self.step)
+        # The optimizers' schedules were built reading `step` (new_step_counter).
+        self.step = new_step_counter() if step is None else step
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
         # Wall-clock seconds spent training over all launches of the run.
         self.elapsed_sec = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")

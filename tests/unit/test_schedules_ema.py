@@ -7,31 +7,73 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantrain.optim import LinearDecay, adam, bind_schedule
+from gantrain.optim import adam
+from gantrain.schedules import Cosine, Linear, build_schedule
 from gantrain.training.ema import check_twins, update_ema
 
 
 def test_constant_schedule_keeps_a_plain_learning_rate() -> None:
     optimizer = adam(lr=3e-4, total_steps=100)
     assert float(optimizer.learning_rate) == pytest.approx(3e-4)
-    assert not hasattr(optimizer, "gantrain_schedule")
+    assert build_schedule("constant", 3e-4, final=0.0, start=0, end=None, clock=None) == 3e-4
 
 
-def test_linear_decay_follows_the_bound_gan_step() -> None:
-    optimizer = adam(lr=1e-3, schedule="linear", decay_start=100, final_lr=1e-4, total_steps=200)
+def test_linear_decay_follows_the_gan_step_it_was_built_with() -> None:
     step = tf.Variable(0, dtype=tf.int64)
-    bind_schedule(optimizer, step)
-    # The optimizer's own update count (here 0) does not matter once bound.
+    optimizer = adam(
+        lr=1e-3, schedule="linear", decay_start=100, final_lr=1e-4, total_steps=200, clock=step
+    )
+    # The optimizer's own update count (here 0) does not matter: the GAN step is the clock.
     for gan_step, expected in ((0, 1e-3), (100, 1e-3), (150, 5.5e-4), (200, 1e-4), (300, 1e-4)):
         step.assign(gan_step)
         assert float(optimizer.learning_rate) == pytest.approx(expected, rel=1e-5)
 
 
-def test_linear_decay_needs_an_end_after_its_start() -> None:
+def test_cosine_schedule_is_half_a_cosine_between_start_and_end() -> None:
+    step = tf.Variable(0, dtype=tf.int64)
+    optimizer = adam(
+        lr=1e-3, schedule="cosine", decay_start=100, final_lr=1e-4, total_steps=200, clock=step
+    )
+    assert isinstance(optimizer.learning_rate, tf.Tensor)
+    for gan_step in (0, 100, 125, 150, 175, 200, 300):
+        step.assign(gan_step)
+        progress = min(max((gan_step - 100) / 100, 0.0), 1.0)
+        expected = 1e-4 + (1e-3 - 1e-4) * 0.5 * (1 + np.cos(np.pi * progress))
+        assert float(optimizer.learning_rate) == pytest.approx(expected, rel=1e-5), gan_step
+    # Any scalar can follow the clock: value(step) is pure, () reads the clock.
+    gamma = Cosine(10.0, final=1.0, start=0, end=4, clock=step)
+    np.testing.assert_allclose([float(gamma.value(s)) for s in range(5)], [
+        10.0, 1.0 + 9.0 * (0.5 + 0.5 * np.cos(np.pi / 4)), 5.5,
+        1.0 + 9.0 * (0.5 + 0.5 * np.cos(3 * np.pi / 4)), 1.0,
+    ], rtol=1e-5)  # fmt: skip
+    step.assign(2)
+    assert float(gamma()) == pytest.approx(5.5)
+
+
+def test_schedules_need_an_end_after_their_start_and_a_clock() -> None:
+    clock = tf.Variable(0, dtype=tf.int64)
     with pytest.raises(ValueError, match="must end after it starts"):
-        LinearDecay(1e-3, decay_start=500, decay_end=500)
-    with pytest.raises(ValueError, match="schedule="):
-        adam(schedule="cosine")
+        Linear(1e-3, final=0.0, start=500, end=500, clock=clock)
+    with pytest.raises(ValueError, match="schedule='exp'"):
+        adam(schedule="exp")
+    with pytest.raises(ValueError, match="needs the GAN step counter"):
+        adam(schedule="cosine", total_steps=10)
+
+
+def test_a_trained_run_decays_on_its_own_step(tiny_overrides) -> None:
+    """build_state hands the state's step counter to the optimizers' schedules."""
+    from gantrain.config import load_run_config
+    from gantrain.training.build import build_state
+    from tests.conftest import compose_config
+
+    run = load_run_config(
+        compose_config(overrides=[*tiny_overrides, "optimizer.discriminator.schedule=linear"])
+    )
+    state = build_state(run, run.dataset.load().spec)
+    schedule = state.d_optimizer.learning_rate
+    assert float(schedule) == pytest.approx(run.optimizer_discriminator.lr)
+    state.step.assign(run.trainer.max_steps)
+    assert float(state.d_optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
 
 
 def _model(seed: int) -> keras.Model:
