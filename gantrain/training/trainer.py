@@ -32,7 +32,7 @@ from gantrain.eval.callback import EvaluationCallback, build_eval_callback, eval
 from gantrain.eval.settings import EvalSettings
 from gantrain.hooks import Callback
 from gantrain.logging.hparams import run_hparams
-from gantrain.logging.stats import drop_records_after
+from gantrain.logging.stats import drop_records_after, repair_torn_tail
 from gantrain.logging.tensorboard import TensorBoardWriter
 from gantrain.training.augment import check_policy
 from gantrain.training.build import build_sampler, build_state, build_train_step
@@ -87,7 +87,9 @@ def write_run_info(run: RunConfig, run_dir: Path, resumed_from: str | None) -> N
         "resumed_from": resumed_from,
         "config": OmegaConf.to_container(run.raw, resolve=True),
     }
-    with (run_dir / "run_info.jsonl").open("a", encoding="utf-8") as file:
+    path = run_dir / "run_info.jsonl"
+    repair_torn_tail(path)  # a launch killed mid-line must not glue this record onto it
+    with path.open("a", encoding="utf-8") as file:
         file.write(json.dumps(record, default=str) + "\n")
 
 

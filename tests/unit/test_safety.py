@@ -339,11 +339,16 @@ def test_a_torn_last_stats_line_is_repaired_on_resume(
     stats = run_dir / "stats.jsonl"
     with stats.open("a", encoding="utf-8") as file:
         file.write('{"step": 3, "g_loss": 0.7')  # the crash came mid-write
+    with (run_dir / "run_info.jsonl").open("a", encoding="utf-8") as file:
+        file.write('{"started": "2026')
     overrides = [*TINY, f"dataset.path={tiny_mnist}"]
     train(load_run_config(compose_config(overrides=overrides)), run_dir)
     lines = stats.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["step"] for line in lines] == [2, 4]  # every line parses
     assert [r["step"] for r in read_jsonl(stats)] == [2, 4]
+    launches = (run_dir / "run_info.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["resumed_from"] for line in launches][-1].endswith("ckpt-2")
+    assert len(launches) == 2
 
 
 @pytest.mark.parametrize(
