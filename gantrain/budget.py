@@ -6,7 +6,8 @@ real images shown to D (a step shows `batch_size * n_critic`), `max_steps` after
 generator steps, whichever comes first. `max_time` is a wall-clock limit on the training time
 summed over every launch of the run (`GANState.elapsed_sec`, in the checkpoint), like
 Lightning's `max_time`: the run stops cleanly at the first step boundary past it, with a
-checkpoint, and a later launch with a larger budget continues it.
+checkpoint, and a later launch with a larger budget continues it. The loop's
+`StopCondition` (training/loop.py) makes the decisions.
 
 No TensorFlow here: `gantrain report` uses it to know a run's target step.
 """
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from gantrain.errors import ConfigError
 
@@ -65,26 +63,3 @@ def target_steps(max_steps: int, max_kimg: float | None, batch_size: int, n_crit
     if not max_kimg:
         return max_steps
     return min(max_steps, kimg_steps(max_kimg, batch_size, n_critic))
-
-
-@dataclass
-class TimeBudget:
-    """The stop decision of `max_time`: `exhausted()` once the run's training time (the time
-    of earlier launches plus this launch's, from `clock`) reaches `max_time` seconds.
-
-    `clock` is injectable so tests decide without sleeping.
-    """
-
-    max_time: float | None
-    elapsed_before: float = 0.0
-    clock: Callable[[], float] = time.perf_counter
-
-    def __post_init__(self) -> None:
-        self._started = self.clock()
-
-    def elapsed(self) -> float:
-        """Training time of the run so far (seconds, every launch)."""
-        return self.elapsed_before + self.clock() - self._started
-
-    def exhausted(self) -> bool:
-        return self.max_time is not None and self.elapsed() >= self.max_time

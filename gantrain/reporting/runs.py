@@ -31,10 +31,10 @@ from typing import Any
 
 import yaml
 
+from gantrain.budget import parse_max_time, target_steps
 from gantrain.errors import ConfigError
 from gantrain.logging.stats import read_jsonl
 from gantrain.sweeps import FAILURE_FILE, read_failure
-from gantrain.budget import parse_max_time, target_steps
 
 Curve = list[tuple[int, float]]
 

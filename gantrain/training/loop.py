@@ -18,7 +18,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from gantrain.config import RunConfig
+from gantrain.budget import parse_max_time, target_steps
+from gantrain.config import RunConfig, TrainerConfig
 from gantrain.distribute import is_chief
 from gantrain.errors import TrainingInterrupted
 from gantrain.hooks import Callback, Progress
@@ -47,34 +48,77 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class StopCondition:
-    """Where a run stops: the one place the loop asks (budgets in steps today).
+    """Where a run stops: the one place the loop asks (gantrain/budget.py).
 
-    `steps_for_next_call(step)` is the length of the next train call (at most
-    `steps_per_loop`, never past the budget); `finished(step)` ends the run after a call, and
-    its callbacks see that call as the final one.
+    The budgets: `max_steps`; `max_kimg` thousand real images (`images_per_step` a step),
+    whichever binds first (`target_steps`); `max_time` seconds of training summed over every
+    launch (None: no limit). `steps_for_next_call(step)` is the length of the next train call
+    (at most `steps_per_loop`, never past the target step); `finished(step, elapsed_sec)` ends
+    the run after a call, and its callbacks see that call as the final one (so it logs, saves
+    a checkpoint and evaluates).
     """
 
     max_steps: int
     steps_per_loop: int = 1
+    max_kimg: float = 0.0
+    images_per_step: int = 1
+    max_time: float | None = None
+
+    @classmethod
+    def of(cls, trainer: TrainerConfig) -> StopCondition:
+        return cls(
+            trainer.max_steps,
+            trainer.steps_per_loop,
+            max_kimg=trainer.max_kimg,
+            images_per_step=trainer.batch_size * trainer.n_critic,
+            max_time=parse_max_time(trainer.max_time),
+        )
+
+    @property
+    def target_steps(self) -> int:
+        """The step the run ends at unless `max_time` ends it first."""
+        return target_steps(self.max_steps, self.max_kimg, self.images_per_step)
 
     def steps_for_next_call(self, step: int) -> int:
-        return min(self.steps_per_loop, self.max_steps - step)
+        return min(self.steps_per_loop, self.target_steps - step)
 
-    def finished(self, step: int) -> bool:
-        return step >= self.max_steps
+    def out_of_time(self, elapsed_sec: float) -> bool:
+        return self.max_time is not None and elapsed_sec >= self.max_time
 
-    def nothing_to_do(self, step: int) -> str | None:
+    def finished(self, step: int, elapsed_sec: float = 0.0) -> bool:
+        return step >= self.target_steps or self.out_of_time(elapsed_sec)
+
+    def reason(self, step: int, elapsed_sec: float = 0.0) -> str:
+        """Which budget a run at `step` after `elapsed_sec` of training has used up."""
+        if self.out_of_time(elapsed_sec) and step < self.target_steps:
+            return f"trainer.max_time={self.max_time:g}s ({elapsed_sec:.0f}s trained)"
+        if self.target_steps < self.max_steps:
+            return (
+                f"trainer.max_kimg={self.max_kimg:g} (step {self.target_steps} at "
+                f"{self.images_per_step} real images a step)"
+            )
+        return f"trainer.max_steps={self.max_steps}"
+
+    def nothing_to_do(self, step: int, elapsed_sec: float = 0.0) -> str | None:
         """Why a launch at `step` trains nothing (None when it has work)."""
-        if not self.finished(step):
+        if not self.finished(step, elapsed_sec):
             return None
+        used = self.reason(step, elapsed_sec)
         return (
-            f"nothing to do: the run is at step {step} and trainer.max_steps={self.max_steps}; "
-            "raise trainer.max_steps to train further."
+            f"nothing to do: the run is at step {step} and has used its budget, {used}; "
+            f"raise {used.split('=')[0]} to train further."
         )
 
 
-def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
+def train(
+    run: RunConfig,
+    run_dir: str | os.PathLike,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TrainResult:
     """Train per `run`, writing checkpoints, samples, TensorBoard and stats into `run_dir`.
+
+    `clock` (seconds) measures the training time `trainer.max_time` limits; tests inject one.
 
     Raises NonFiniteLossError (a NaN/inf loss with trainer.on_nan=stop) and
     TrainingInterrupted (SIGTERM/SIGINT, after saving a checkpoint). On a multi-worker run
@@ -94,8 +138,8 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
         claim_run_dir(run_dir, chief=is_chief(strategy)),
     ):
         trainer = Trainer.build(run, Path(run_dir), strategy)
-        stop = StopCondition(run.trainer.max_steps, run.trainer.steps_per_loop)
-        reason = stop.nothing_to_do(trainer.start_step)
+        stop = StopCondition.of(run.trainer)
+        reason = stop.nothing_to_do(trainer.start_step, float(trainer.state.elapsed_sec.numpy()))
         if reason:
             log.info(reason)
             return TrainResult(trainer.start_step, {}, trainer.resume_from)
@@ -112,6 +156,7 @@ def train(run: RunConfig, run_dir: str | os.PathLike) -> TrainResult:
                     monitor=trainer.monitor,
                     interrupt=interrupt,
                     latest_checkpoint=trainer.checkpoints.latest,
+                    clock=clock,
                 ).run()
         finally:
             for callback in trainer.callbacks:
@@ -127,7 +172,8 @@ class Controller:
 
     `step_fn(iterator, num_steps) -> metrics` advances `state.step`; `monitor` decides about
     non-finite losses before any callback sees them; on SIGTERM/SIGINT (`interrupt`) the
-    callbacks that save state run once more and TrainingInterrupted is raised.
+    callbacks that save state run once more and TrainingInterrupted is raised. `clock`
+    measures the training time (`state.elapsed_sec`, what `max_time` limits).
     """
 
     def __init__(
@@ -141,6 +187,7 @@ class Controller:
         monitor: NonFiniteMonitor,
         interrupt: InterruptRequest,
         latest_checkpoint: Callable[[], str | None],
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.state = state
         self.step_fn = step_fn
@@ -150,25 +197,38 @@ class Controller:
         self.monitor = monitor
         self.interrupt = interrupt
         self.latest_checkpoint = latest_checkpoint
+        self.clock = clock
 
     def run(self) -> dict[str, float]:
         state = self.state
         step = int(state.step.numpy())
         elapsed_before = float(state.elapsed_sec.numpy())
         train_seconds = 0.0
-        launched = time.perf_counter()
+        launched = self.clock()
         metrics: Mapping[str, tf.Tensor] = {}
-        while not self.stop.finished(step):
+        for callback in self.callbacks:
+            callback.on_start(step)  # the step-0 sample grid, the real images
+        finished = self.stop.finished(step, elapsed_before)
+        while not finished:
             num_steps = self.stop.steps_for_next_call(step)
             started = time.perf_counter()
             metrics = self.step_fn(self.iterator, num_steps)
             step += num_steps
             train_seconds += time.perf_counter() - started
-            state.elapsed_sec.assign(elapsed_before + time.perf_counter() - launched)
+            elapsed = elapsed_before + self.clock() - launched
+            state.elapsed_sec.assign(elapsed)
             # Before any callback: with on_nan=stop a diverged state must not be checkpointed.
             metrics = self.monitor.check(metrics)
-            progress = Progress(step, train_seconds, metrics, final=self.stop.finished(step))
-            self._run_callbacks(progress)
+            # Decided once per call, so the callbacks and the loop agree on the last one.
+            finished = self.stop.finished(step, elapsed)
+            if finished and step < self.stop.target_steps:
+                log.info(
+                    "step %d: stopping, %s reached; saving a checkpoint (rerun with a larger "
+                    "budget to continue)",
+                    step,
+                    self.stop.reason(step, elapsed),
+                )
+            self._run_callbacks(Progress(step, train_seconds, metrics, final=finished))
         return {name: float(value.numpy()) for name, value in metrics.items()}
 
     def _run_callbacks(self, progress: Progress) -> None:

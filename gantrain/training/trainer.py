@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
+from gantrain.budget import target_steps
 from gantrain.checkpointing import Checkpoints, ensure_writable, resolve_resume
 from gantrain.config import RunConfig
 from gantrain.data.base import DatasetSpec
@@ -31,7 +33,8 @@ from gantrain.distribute import distribute_dataset, is_chief, per_replica_batch_
 from gantrain.eval.callback import EvaluationCallback, build_eval_callback, eval_settings_for
 from gantrain.eval.settings import EvalSettings
 from gantrain.hooks import Callback
-from gantrain.logging.hparams import run_hparams
+from gantrain.logging import tags
+from gantrain.logging.hparams import hydra_context, run_hparams
 from gantrain.logging.stats import drop_records_after, repair_torn_tail
 from gantrain.logging.tensorboard import TensorBoardWriter
 from gantrain.training.augment import check_policy
@@ -40,6 +43,7 @@ from gantrain.training.callbacks import (
     Checkpointer,
     MetricsLogger,
     ProgressBar,
+    RealGrid,
     SampleGrid,
     WorkerCheckpointer,
 )
@@ -191,6 +195,14 @@ class Trainer:
             self.strategy, make_dataset, trainer.batch_size, make_local=make_dataset
         )
 
+    @property
+    def target_steps(self) -> int:
+        """The step this run trains to: `max_steps`, or fewer when `max_kimg` binds first."""
+        trainer = self.run.trainer
+        return target_steps(
+            trainer.max_steps, trainer.max_kimg, trainer.batch_size, trainer.n_critic
+        )
+
     def describe(self) -> None:
         """The launch's one-line summary in the log."""
         trainer = self.run.trainer
@@ -202,7 +214,7 @@ class Trainer:
             self.spec.num_examples,
             self.steps_per_epoch,
             self.start_step,
-            trainer.max_steps,
+            self.target_steps,
             trainer.batch_size,
             self.strategy.num_replicas_in_sync,
             trainer.precision,
@@ -224,7 +236,6 @@ def build_callbacks(trainer: Trainer) -> tuple[list[Callback], EvaluationCallbac
     # Samples come from the EMA generator when there is one.
     sampled = state.generator if state.generator_ema is None else state.generator_ema
     tensorboard = TensorBoardWriter(trainer.run_dir / "tb", enabled=run.logging.tensorboard)
-    tensorboard.hparams(run_hparams(run.raw))
     logger = MetricsLogger(
         state,
         tensorboard,
@@ -233,13 +244,14 @@ def build_callbacks(trainer: Trainer) -> tuple[list[Callback], EvaluationCallbac
         batch_size=settings.batch_size,
         steps_per_epoch=trainer.steps_per_epoch,
         start_step=trainer.start_step,
+        real_per_step=settings.batch_size * settings.n_critic,
     )
     callbacks: list[Callback] = [
         logger,
         ProgressBar(
             logger,
             start_step=trainer.start_step,
-            max_steps=settings.max_steps,
+            max_steps=trainer.target_steps,  # the binding budget's step (max_kimg)
             enabled=run.logging.progress_bar,
         ),
         SampleGrid(
@@ -265,4 +277,39 @@ def build_callbacks(trainer: Trainer) -> tuple[list[Callback], EvaluationCallbac
             sampler=build_sampler(run, trainer.spec, sampled),
         )
         callbacks.append(evaluation)
+    if trainer.start_step == 0:
+        callbacks.append(_real_grid(trainer, tensorboard))
+    _log_hparams(trainer, tensorboard, evaluation)
     return callbacks, evaluation
+
+
+def _real_grid(trainer: Trainer, tensorboard: TensorBoardWriter) -> RealGrid:
+    """Real images for a fresh run's `samples/real.png`: the first examples, or for a
+    class-conditional grid the first examples of each row's class (among the first few
+    thousand, so a dataset on disk is not read whole)."""
+    grid = trainer.run.logging.sample_grid
+    labels = trainer.state.grid_labels
+    count = grid * grid if labels is None else max(grid * grid * 8, 4096)
+    images, image_labels = trainer.data.take(np.arange(min(count, trainer.spec.num_examples)))
+    return RealGrid(
+        images,
+        image_labels,
+        tensorboard,
+        trainer.run_dir / "samples",
+        count=grid * grid,
+        columns=grid,
+        grid_labels=None if labels is None else labels.numpy(),
+    )
+
+
+def _log_hparams(
+    trainer: Trainer, tensorboard: TensorBoardWriter, evaluation: EvaluationCallback | None
+) -> None:
+    """The HParams dashboard's row of this run: the hyperparameters (swept keys first) and
+    the metrics that judge it (gantrain/logging/hparams.py)."""
+    choices, overrides, swept = hydra_context()
+    values = run_hparams(trainer.run.raw, choices=choices, first=[*swept, *overrides])
+    metrics = [(tags.tag(name), tags.description(name)) for name in tags.JUDGING]
+    if evaluation is not None:
+        metrics += evaluation.metric_tags()
+    tensorboard.hparams(values, metrics=metrics, swept=swept)

@@ -110,6 +110,8 @@ def test_hparams_dashboard_compares_the_jobs(sweep: Path) -> None:
         assert lr == pytest.approx({"0": 1e-4, "2": 2e-4}[job])
         for name in LOSSES:
             assert metrics[tag(name)] == pytest.approx(final[name], rel=1e-6)
+        # Only the scalars that judge a run, not images/s or learning rates.
+        assert set(metrics) == {tag(name) for name in LOSSES}
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(sweep: Path, tiny_mnist: Path) -> None:

@@ -31,7 +31,7 @@ def test_run_dir_has_every_artifact(trained_run: Path) -> None:
     assert sorted(p.name for p in checkpoints.glob("*.index")) == ["ckpt-2.index", "ckpt-4.index"]
     assert (checkpoints / "config.yaml").exists()
     samples = sorted(p.name for p in (trained_run / "samples").glob("*.png"))
-    assert samples == ["step_000002.png", "step_000004.png"]
+    assert samples == ["real.png", "step_000000.png", "step_000002.png", "step_000004.png"]
     grid = np.asarray(Image.open(trained_run / "samples" / "step_000004.png"))
     assert grid.shape == (4 * 58 + 2, 4 * 58 + 2)  # 4x4 digits of 28 px enlarged x2, 2 px gaps
 
@@ -55,7 +55,8 @@ def test_tensorboard_events_hold_scalars_and_grid(trained_run: Path) -> None:
     assert steps == [2, 4]
     assert "D(x)" in events.SummaryMetadata("D/real").summary_description
     assert "samples/fixed_latents" in tags  # TF2 image summaries are stored as tensors
-    assert [e.step for e in events.Tensors("samples/fixed_latents")] == [2, 4]
+    assert [e.step for e in events.Tensors("samples/fixed_latents")] == [0, 2, 4]
+    assert [e.step for e in events.Tensors("samples/real")] == [0]
 
 
 def test_sample_writes_npz(trained_run: Path, tmp_path: Path) -> None:

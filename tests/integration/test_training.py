@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from gantrain.config import load_run_config
 from gantrain.errors import CheckpointError
@@ -43,7 +44,8 @@ def test_resume_continues_step_count_and_losses(tiny_overrides, tmp_path: Path) 
         np.testing.assert_allclose(
             resumed[step], reference[step], rtol=1e-5, err_msg=f"step {step}"
         )
-    assert sorted(p.name for p in (tmp_path / "resumed" / "samples").glob("*.png")) == [
+    assert sorted(p.name for p in (tmp_path / "resumed" / "samples").glob("step_*.png")) == [
+        "step_000000.png",  # the fresh launch's untrained grid; the resumed one adds none
         "step_000003.png",
         "step_000006.png",
     ]
@@ -89,3 +91,37 @@ def test_stats_logged_after_the_checkpoint_are_replaced_on_resume(tiny_overrides
     _train(tiny_overrides, tmp_path, max_steps=4, log_every=1, checkpoint_every=2)
     steps = [r["step"] for r in read_jsonl(tmp_path / "stats.jsonl")]
     assert steps == [1, 2, 3, 4]
+
+
+def test_max_kimg_stops_at_the_step_that_shows_that_many_images(tiny_overrides, tmp_path) -> None:
+    # 0.048 kimg at batch 16 = 3 steps, before max_steps=4; the last step logs and checkpoints.
+    result = _train(tiny_overrides, tmp_path, max_kimg=0.048, log_every=1)
+    assert result.step == 3
+    records = read_jsonl(tmp_path / "stats.jsonl")
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert records[-1]["kimg"] == pytest.approx(0.048)
+    assert (tmp_path / "checkpoints" / "ckpt-3.index").exists()
+    # A fresh run also draws its untrained grid and the real images it is heading for.
+    samples = sorted(p.name for p in (tmp_path / "samples").glob("*.png"))
+    assert samples == ["real.png", "step_000000.png", "step_000002.png", "step_000003.png"]
+    real = np.asarray(Image.open(tmp_path / "samples" / "real.png"))
+    assert real.shape == np.asarray(Image.open(tmp_path / "samples" / "step_000000.png")).shape
+    assert real.std() > 10  # digits, not a blank grid
+
+
+def test_max_time_stops_cleanly_with_a_checkpoint_and_resumes(tiny_overrides, tmp_path) -> None:
+    """The decision is taken on an injected clock (1 s per train call), so it is exact."""
+    ticks = iter(range(100))
+    run = load_run_config(
+        compose_config(overrides=[*tiny_overrides, "trainer.max_time=2.5", "trainer.max_steps=6"])
+    )
+    result = train(run, tmp_path, clock=lambda: float(next(ticks)))
+    assert result.step == 3  # 1 s, 2 s, 3 s >= 2.5 s: stop after the third step
+    assert (tmp_path / "checkpoints" / "ckpt-3.index").exists()
+    assert read_jsonl(tmp_path / "stats.jsonl")[-1]["step"] == 3
+    # The budget counts every launch: the same budget trains nothing more ...
+    again = iter(range(100))
+    assert train(run, tmp_path, clock=lambda: float(next(again))).step == 3
+    # ... and a larger one continues from the checkpoint to max_steps.
+    more = _train(tiny_overrides, tmp_path, max_steps=6, max_time="00:10:00")
+    assert more.step == 6 and more.resumed_from.endswith("ckpt-3")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
+from gantrain.budget import kimg_steps, parse_max_time, target_steps
 from gantrain.config import load_run_config
 from gantrain.errors import ConfigError
-from gantrain.budget import TimeBudget, kimg_steps, parse_max_time, target_steps
 from tests.conftest import compose_config
 
 
@@ -44,15 +42,18 @@ def test_kimg_budget_counts_real_images_of_every_d_update() -> None:
     assert target_steps(5, 0.64, 16, 2) == 5  # max_steps binds
 
 
-def test_time_budget_decides_with_an_injected_clock() -> None:
-    now = [100.0]
-    budget = TimeBudget(60.0, elapsed_before=45.0, clock=lambda: now[0])
-    assert budget.elapsed() == 45.0 and not budget.exhausted()
-    now[0] = 114.9
-    assert not budget.exhausted()
-    now[0] = 115.0  # 45 s of earlier launches + 15 s of this one
-    assert budget.exhausted() and budget.elapsed() == 60.0
-    assert not TimeBudget(None, clock=lambda: math.inf).exhausted()
+def test_stop_condition_decides_by_steps_images_and_time() -> None:
+    from gantrain.training.loop import StopCondition
+
+    stop = StopCondition(100, 1, max_kimg=0.64, images_per_step=32, max_time=60.0)
+    assert stop.target_steps == 20 and stop.steps_for_next_call(18) == 1
+    assert not stop.finished(19, 59.9)
+    assert stop.finished(20, 0.0) and "trainer.max_kimg=0.64" in stop.reason(20)
+    assert stop.finished(5, 60.0) and stop.reason(5, 60.0).startswith("trainer.max_time=60s")
+    assert "raise trainer.max_time" in stop.nothing_to_do(5, 61.0)
+    assert stop.nothing_to_do(5, 10.0) is None
+    assert StopCondition(4, 2).steps_for_next_call(3) == 1
+    assert "raise trainer.max_steps" in StopCondition(4).nothing_to_do(4)
 
 
 @pytest.mark.parametrize(

@@ -169,3 +169,25 @@ def test_dashboard_shows_swept_keys_first_and_only_the_judging_metrics(tmp_path:
     )
     assert next(h.name for h in experiment.hparam_infos) == "optimizer.generator.lr"
     assert [m.name.tag for m in experiment.metric_infos] == [t for t, _ in judging]
+
+
+def test_real_grid_rows_hold_the_classes_of_the_sample_grid_rows(tmp_path: Path) -> None:
+    from gantrain.training.callbacks import RealGrid
+
+    labels = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0], np.int32)
+    images = (np.arange(9, dtype=np.uint8) * 20)[:, None, None, None] * np.ones(
+        (1, 4, 4, 1), np.uint8
+    )
+    writer = TensorBoardWriter(tmp_path / "tb")
+    grid = RealGrid(
+        images, labels, writer, tmp_path, count=9, columns=3,
+        grid_labels=np.repeat(np.arange(3), 3),
+    )  # fmt: skip
+    picked = grid.pick()
+    np.testing.assert_array_equal(labels[[0, 4, 8, 1, 3, 7, 2, 5, 6]], [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(picked[:, 0, 0, 0], images[[0, 4, 8, 1, 3, 7, 2, 5, 6], 0, 0, 0])
+    grid.on_start(5)  # a resumed launch writes nothing
+    assert not (tmp_path / "real.png").exists()
+    grid.on_start(0)
+    writer.close()
+    assert (tmp_path / "real.png").exists()
