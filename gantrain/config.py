@@ -34,60 +34,80 @@ from gantrain.errors import ConfigError, GantrainError
 T = TypeVar("T")
 
 
+def _shipped_defaults(group: str) -> dict[str, Any]:
+    """The values of a run-level group's `default.yaml` as shipped with the package."""
+    from importlib.resources import files
+
+    text = (files("gantrain.configs") / group / "default.yaml").read_text(encoding="utf-8")
+    values = OmegaConf.to_container(OmegaConf.create(text))
+    assert isinstance(values, dict)
+    return values
+
+
 def _require_positive(prefix: str, **values: int | float) -> None:
     for key, value in values.items():
         if value <= 0:
             raise ConfigError(f"{prefix}.{key}={value}: must be a positive number.")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainerConfig:
-    """`trainer:` group. Steps count generator updates; `batch_size` is the global batch."""
+    """`trainer:` group. Steps count generator updates; `batch_size` is the global batch.
 
-    max_steps: int = 10_000
+    No field has a default: configs/trainer/default.yaml holds the values (one source, so
+    the two cannot disagree; a key missing there fails at startup). Python callers take
+    them from it with `TrainerConfig.with_defaults(...)`.
+    """
+
+    max_steps: int
     # Budgets that do not depend on the machine's speed (gantrain/budget.py): stop
     # after max_kimg thousand real images shown to D (0 = off), or, like Lightning's
     # max_time, after this much training time over all launches (seconds or "HH:MM:SS";
     # null = off); the first budget reached ends the run, with a checkpoint, resumable.
-    max_kimg: float = 0.0
-    max_time: str | None = None
-    batch_size: int = 64
-    seed: int = 0
+    max_kimg: float
+    max_time: str | None
+    batch_size: int
+    seed: int
     # Train steps run inside one tf.function call; log/sample/checkpoint intervals must be
     # multiples of it.
-    steps_per_loop: int = 1
-    log_every: int = 100
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    checkpoints_to_keep: int = 3
+    steps_per_loop: int
+    log_every: int
+    sample_every: int
+    checkpoint_every: int
+    checkpoints_to_keep: int
     # auto: continue from the run dir's latest checkpoint if there is one; never: refuse to
     # touch a run dir that has checkpoints; any other value: a run dir or checkpoint to start from.
-    resume: str = "auto"
+    resume: str
     # Batch-norm statistics of the sampling generator are recomputed from this many latents
     # before every sample grid ("standing statistics"); 0 uses the moving averages.
-    standing_stats: int = 1024
+    standing_stats: int
     # Run the `eval` evaluators every this many steps (and at the end); 0 turns them off.
-    eval_every: int = 0
+    eval_every: int
     # true: TensorFlow op determinism, so reruns and resumed runs give bit-identical losses
     # (slower; gantrain/training/determinism.py).
-    deterministic: bool = False
+    deterministic: bool
     # A NaN/inf loss: stop (error, the diverged state is not saved) or skip (that update is
     # not applied, counted in stats as skipped_updates); gantrain/training/nonfinite.py.
-    on_nan: str = "stop"
+    on_nan: str
     # float32 | mixed_float16 | mixed_bfloat16 (gantrain/training/precision.py).
-    precision: str = "float32"
+    precision: str
     # XLA-compile the per-replica train step (gantrain/training/xla.py).
-    jit_compile: bool = False
+    jit_compile: bool
     # Discriminator updates per generator update (each on its own real batch).
-    n_critic: int = 1
+    n_critic: int
     # Clip each update's gradients to this global norm; 0 = off.
-    clip_grad_norm: float = 0.0
+    clip_grad_norm: float
     # EMA of the generator's weights (samples and evaluation use it); 0 = off. Before
     # ema_start steps the EMA is a copy of the generator.
-    ema_decay: float = 0.0
-    ema_start: int = 0
+    ema_decay: float
+    ema_start: int
     # DiffAugment policy applied to every image D sees: any of color, translation, cutout.
-    augment: list[str] = dataclasses.field(default_factory=list)
+    augment: list[str]
+
+    @classmethod
+    def with_defaults(cls, **values: Any) -> TrainerConfig:
+        """The shipped configs/trainer/default.yaml with `values` on top, validated."""
+        return structured({**_shipped_defaults("trainer"), **values}, "trainer", cls)
 
     def check(self) -> None:
         _require_positive(
@@ -150,15 +170,16 @@ class TrainerConfig:
             )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoggingConfig:
-    """`logging:` group: what the chief writes into the run dir."""
+    """`logging:` group: what the chief writes into the run dir. No defaults here: the values
+    are configs/logging/default.yaml's (see TrainerConfig)."""
 
-    tensorboard: bool = True
-    progress_bar: bool = True
+    tensorboard: bool
+    progress_bar: bool
     # The fixed latent grid has sample_grid x sample_grid images.
-    sample_grid: int = 8
-    stats_file: str = "stats.jsonl"
+    sample_grid: int
+    stats_file: str
 
     def check(self) -> None:
         _require_positive("logging", sample_grid=self.sample_grid)

@@ -40,6 +40,7 @@ import tensorflow as tf
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
 from gantrain.regularizers.base import Regularizer
+from gantrain.training.augment import check_policy
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.state import GANState
 from gantrain.training.step import TrainStep
@@ -137,15 +138,16 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         from gantrain.config import TrainerConfig
 
-        # The trainer schema's own checks, so a bad value reads as on the command line.
-        options = TrainerConfig(
+        # The trainer schema's own checks (on the shipped defaults plus these values), so a
+        # bad value reads as on the command line; the DiffAugment policy is training's check.
+        TrainerConfig.with_defaults(
             n_critic=n_critic,
             clip_grad_norm=clip_grad_norm,
             ema_decay=ema_decay,
             ema_start=ema_start,
             augment=list(augment),
         )
-        options.check()
+        check_policy(augment)
         precision = keras.mixed_precision.global_policy().name
         if precision not in PRECISIONS:
             raise ConfigError(f"dtype policy {precision}: use one of {', '.join(PRECISIONS)}.")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from omegaconf import OmegaConf
 
-from gantrain.config import TrainerConfig, load_run_config
+from gantrain.config import LoggingConfig, TrainerConfig, load_run_config
 from gantrain.data.mnist import MnistSource
 from gantrain.distribute import DefaultStrategy
 from gantrain.errors import ConfigError
@@ -21,6 +22,37 @@ def test_default_config_validates_into_typed_groups() -> None:
     assert run.trainer.ema_decay == pytest.approx(0.999) and run.trainer.ema_start == 1000
     assert run.optimizer_generator.lr == pytest.approx(2e-4)
     assert run.optimizer_discriminator.beta_1 == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("cls", "group"), [(TrainerConfig, "trainer"), (LoggingConfig, "logging")])
+def test_run_level_values_have_one_source_the_yaml(cls: type, group: str) -> None:
+    """A schema default beside the YAML's value could disagree (batch 64 vs 32 did): the
+    schema holds types and checks only, every value is in the group's default.yaml."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    defaulted = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    ]
+    assert not defaulted, f"give these their value in configs/{group}/default.yaml instead"
+    yaml_keys = set(OmegaConf.to_container(compose_config()[group]))
+    assert yaml_keys == {f.name for f in dataclasses.fields(cls)}
+    if cls is TrainerConfig:  # Python callers get the YAML's values
+        assert TrainerConfig.with_defaults(n_critic=2) == dataclasses.replace(
+            load_run_config(compose_config()).trainer, n_critic=2
+        )
+
+
+def test_a_key_missing_from_the_trainer_yaml_is_one_config_error() -> None:
+    from gantrain.config import structured
+
+    values = OmegaConf.to_container(compose_config().trainer)
+    del values["seed"]
+    with pytest.raises(ConfigError, match=r"trainer.seed: no value given"):
+        structured(values, "trainer", TrainerConfig)
 
 
 def test_optimizers_are_set_independently() -> None:
