@@ -4,7 +4,7 @@ Inside the compiled step, `apply_if_finite` replaces `optimizer.apply_gradients`
 phase's loss is NaN or inf on any replica, no replica applies the update (weights, optimizer
 slots and its iteration count stay as they were), and the state counts it
 (`GANState.skipped_updates`, `GANState.last_nonfinite_step`). After each train call the loop
-asks `check_nonfinite` what to do per `trainer.on_nan`: `stop` raises `NonFiniteLossError`
+asks `NonFiniteMonitor.check` what to do per `trainer.on_nan`: `stop` raises `NonFiniteLossError`
 before any callback runs, so no checkpoint holds the diverged state; `skip` logs and goes on.
 
 Only the loss is checked, not the gradients: under mixed_float16 the loss-scale optimizer
