@@ -7,7 +7,7 @@ A prepared dataset is a folder:
     shard-00000-of-00004.array_record ...
 
 Each shard holds consecutive examples, one ArrayRecord record per image: its raw uint8 pixels,
-H*W*C bytes in HWC order (no image codec: decoding PNG was 8x slower to read, see
+H*W*C bytes in HWC order (no image codec: decoding PNG made reads about 16x slower, see
 scripts/shard_formats.py). `manifest.json` holds the format version, count, shape, label names,
 where the data came from, the command that made it, and each shard's example count, byte size
 and SHA-256. Readers check it before training so a missing, truncated or altered shard is one
