@@ -95,6 +95,13 @@ class TrainerConfig:
     jit_compile: bool
     # Discriminator updates per generator update (each on its own real batch).
     n_critic: int
+    # alternating: D updates, then G's loss sees the updated D (a second G forward);
+    # simultaneous: the origin's, one G forward, both losses and gradients from it, both
+    # optimizers applied after (gantrain/training/step.py).
+    update: str
+    # One D call over real and fake concatenated instead of two (refused for a D with batch
+    # statistics); gantrain/training/phases.py.
+    fused_d_pass: bool
     # Clip each update's gradients to this global norm; 0 = off.
     clip_grad_norm: float
     # EMA of the generator's weights (samples and evaluation use it); 0 = off. Before
@@ -121,6 +128,16 @@ class TrainerConfig:
             checkpoints_to_keep=self.checkpoints_to_keep,
         )
         _require_positive("trainer", n_critic=self.n_critic)
+        if self.update not in ("alternating", "simultaneous"):
+            raise ConfigError(
+                f"trainer.update={self.update!r}: choose alternating or simultaneous."
+            )
+        if self.update == "simultaneous" and self.n_critic > 1:
+            raise ConfigError(
+                f"trainer.update=simultaneous takes one D and one G update from one forward "
+                f"pass, but trainer.n_critic={self.n_critic} asks for several D updates per G "
+                "update; use trainer.update=alternating or trainer.n_critic=1."
+            )
         from gantrain.budget import parse_max_time
 
         parse_max_time(self.max_time)

@@ -1,12 +1,26 @@
-"""Framework train step vs a hand-written tf.function loop, in one process, per setting.
+"""gantrain's speed against the origin's own loop and a hand-written alternating loop.
 
-Both train the same architecture (the configured generator/discriminator) at the same batch
-size, with the same update rule (one D step then one G step, Adam, non-saturating loss). The
-hand-written side is what a user would write after the TensorFlow DCGAN tutorial: a plain
-float32 `tf.function` with two gradient tapes fed by a plain `tf.data` pipeline, on the
-default strategy. The sides are timed in alternating blocks, step by step, and the report
-gives the median over all timed steps, so machine noise hits them alike. The figure that
-matters is the ratio (setting / hand-written), measured in the same process.
+Two measures:
+
+1. Per step, in one process per setting (`--setting`, `--all`): three sides timed in
+   alternating blocks, step by step, median over all timed steps (machine noise hits them
+   alike), and the ratios measured in that process:
+   - `origin`: the origin document's loop, the TensorFlow DCGAN tutorial's structure exactly
+     (`origin_loop`): its two models, `from_tensor_slices(images).shuffle(60000).batch(B)`
+     iterated epoch after epoch, and a `tf.function` step with ONE generator forward and
+     two gradient tapes, both optimizers applied after (Adam 1e-4 as the tutorial: the
+     optimizer's settings do not change the work per image);
+   - `hand-written alternating`: the configured architecture in a plain `tf.function` with
+     gantrain's alternating structure (D updates, then G's loss through the updated D with a
+     second generator forward), gantrain's optimizer settings;
+   - `gantrain TrainStep`: the framework's step over its own input pipeline.
+2. The whole `python -m gantrain train` command as a user runs it (`--train-command`): in one
+   session, interleaved origin / gantrain / origin, each in its own process; gantrain with the
+   default recipe's settings (EMA, logging, sample grids, checkpoints at their default
+   intervals) and the origin's loop run alone for the same number of steps. Both are scored
+   the same way: per window of `log_every` steps, images / wall time; the report gives the
+   median window and the whole run after the first window (which holds the tracing), whose
+   time includes every callback that ran in between.
 
 The framework runs without the generator EMA (`trainer.ema_decay=0`), since the hand-written
 loop has none; the `ema` setting turns it back on to show what the default recipe's EMA costs.
@@ -20,11 +34,13 @@ RSS.
     python scripts/benchmark.py                         # default setting, JSON
     python scripts/benchmark.py --setting mixed_float16
     python scripts/benchmark.py --all --markdown        # the README table
+    python scripts/benchmark.py --train-command --batch-size 256 --steps 300
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -57,9 +73,11 @@ from gantrain.training.build import (  # noqa: E402
 )
 from gantrain.training.precision import precision_policy  # noqa: E402
 
-HAND = "hand-written tf.function"
+ORIGIN = "origin (TF DCGAN tutorial)"
+HAND = "hand-written alternating"
 STEP = "gantrain TrainStep"
 PIPELINE = "input pipeline alone"
+NOISE_DIM = 100  # the tutorial's
 
 # setting -> (Hydra overrides, what it shows)
 SETTINGS: dict[str, tuple[list[str], str]] = {
@@ -81,8 +99,105 @@ SETTINGS: dict[str, tuple[list[str], str]] = {
 }
 
 
+def make_generator_model() -> keras.Model:
+    """The tutorial's generator, layer for layer (keras.Input instead of `input_shape=`)."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=(NOISE_DIM,)),
+            layers.Dense(7 * 7 * 256, use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Reshape((7, 7, 256)),
+            layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(
+                1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh"
+            ),
+        ]
+    )
+
+
+def make_discriminator_model() -> keras.Model:
+    """The tutorial's discriminator, layer for layer."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Flatten(),
+            layers.Dense(1),
+        ]
+    )
+
+
+def origin_loop(images, batch_size: int) -> Callable[[], tf.Tensor]:
+    """The origin document's training loop (the TF DCGAN tutorial), one step per call.
+
+    `images`: uint8 (N, 28, 28, 1) MNIST digits. Everything below is the tutorial's code
+    with BATCH_SIZE = `batch_size`: the normalization in numpy, `shuffle(60000).batch(B)`
+    without repeat (the epoch loop restarts it; the last batch of an epoch is partial when B
+    does not divide 60,000, as in the tutorial), one generator forward and two tapes. Returns
+    a callable running the next step and returning its generator loss (to wait on).
+    """
+    generator = make_generator_model()
+    discriminator = make_discriminator_model()
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def discriminator_loss(real_output, fake_output):
+        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+        return real_loss + fake_loss
+
+    def generator_loss(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+    generator_optimizer = keras.optimizers.Adam(1e-4)
+    discriminator_optimizer = keras.optimizers.Adam(1e-4)
+    train_images = (images.reshape(images.shape[0], 28, 28, 1).astype("float32") - 127.5) / 127.5
+    train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(60000)
+    train_dataset = train_dataset.batch(batch_size)
+
+    @tf.function
+    def train_step(images):
+        noise = tf.random.normal([batch_size, NOISE_DIM])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated_images = generator(noise, training=True)
+            real_output = discriminator(images, training=True)
+            fake_output = discriminator(generated_images, training=True)
+            gen_loss = generator_loss(fake_output)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(
+            disc_loss, discriminator.trainable_variables
+        )
+        generator_optimizer.apply_gradients(
+            zip(gradients_of_generator, generator.trainable_variables, strict=True)
+        )
+        discriminator_optimizer.apply_gradients(
+            zip(gradients_of_discriminator, discriminator.trainable_variables, strict=True)
+        )
+        return gen_loss
+
+    def epochs():
+        while True:  # for epoch in range(EPOCHS): for image_batch in dataset: ...
+            yield from train_dataset
+
+    batches = epochs()
+    return lambda: train_step(next(batches))
+
+
 def hand_written(run, data, batch_size: int) -> Callable[[], object]:
-    """The tutorial-style loop: plain models, optimizers, dataset and tf.function."""
+    """gantrain's alternating structure by hand: plain models, optimizers, dataset, tf.function."""
     generator = build_generator(run, data.spec)
     discriminator = build_discriminator(run, data.spec)
     g_opt = keras.optimizers.Adam(run.optimizer_generator.lr, beta_1=run.optimizer_generator.beta_1)
@@ -169,8 +284,11 @@ def measure(setting: str, args: argparse.Namespace) -> dict:
     strategy = run.strategy.create()
     keras.utils.set_random_seed(run.trainer.seed)
     data = run.dataset.load()
-    sides = {HAND: hand_written(run, data, args.batch_size)}
-    per_call = {HAND: 1, STEP: run.trainer.steps_per_loop, PIPELINE: 1}
+    sides = {
+        ORIGIN: origin_loop(data.images, args.batch_size),
+        HAND: hand_written(run, data, args.batch_size),
+    }
+    per_call = {ORIGIN: 1, HAND: 1, STEP: run.trainer.steps_per_loop, PIPELINE: 1}
     sides[STEP] = framework(run, data, strategy, args.batch_size)
     if setting == "input_pipeline":
         iterator = framework_iterator(run, data, strategy, args.batch_size)
@@ -192,6 +310,7 @@ def measure(setting: str, args: argparse.Namespace) -> dict:
         "replicas": strategy.num_replicas_in_sync,
         "timed_steps": {n: len(t) for n, t in samples.items()},
         "images_per_sec": rates,
+        "ratio_vs_origin": {n: r / rates[ORIGIN] for n, r in rates.items()},
         "ratio_vs_hand_written": {n: r / rates[HAND] for n, r in rates.items()},
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load_average": os.getloadavg(),
@@ -220,18 +339,20 @@ def run_all(args: argparse.Namespace) -> list[dict]:
 
 def markdown(reports: list[dict], batch_size: int) -> str:
     lines = [
-        f"| setting (batch {batch_size}) | images/s | hand-written images/s | ratio | peak RSS |",
-        "|---|---:|---:|---:|---:|",
+        f"| setting (batch {batch_size}) | images/s | origin images/s | vs origin | "
+        "alternating images/s | vs alternating | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for report in reports:
-        rates, ratios = report["images_per_sec"], report["ratio_vs_hand_written"]
+        rates = report["images_per_sec"]
         name = PIPELINE if PIPELINE in rates else STEP
         label = report["description"]
         if name == PIPELINE:
             label += f" ({rates[PIPELINE] / rates[STEP]:.0f}x the train step)"
         lines.append(
-            f"| {label} | {rates[name]:.0f} | {rates[HAND]:.0f} | {ratios[name]:.3f} | "
-            f"{report['peak_rss_mib']:.0f} MiB |"
+            f"| {label} | {rates[name]:.0f} | {rates[ORIGIN]:.0f} | "
+            f"{report['ratio_vs_origin'][name]:.3f} | {rates[HAND]:.0f} | "
+            f"{report['ratio_vs_hand_written'][name]:.3f} | {report['peak_rss_mib']:.0f} MiB |"
         )
     loads = [r["load_average"][0] for r in reports]
     lines.append("")
@@ -240,6 +361,132 @@ def markdown(reports: list[dict], batch_size: int) -> str:
         f"on {os.cpu_count()} cores; TensorFlow {reports[0]['tensorflow']}, "
         f"Keras {reports[0]['keras']}."
     )
+    return "\n".join(lines)
+
+
+# -- the whole train command against the origin's loop ----------------------------------------
+
+
+def window_scores(records: list[tuple[int, float]], batch_size: int) -> dict:
+    """Images/s from (step, wall seconds) records taken every `log_every` steps.
+
+    `median_window`: the median over windows between consecutive records; `whole`: all
+    images after the first record over the time after it (the first window holds tracing
+    and warm-up, which are per process, not per image).
+    """
+    if len(records) < 3:
+        raise SystemExit("benchmark: need at least 3 logged records; raise --steps")
+    windows = [
+        (s1 - s0) * batch_size / (t1 - t0) for (s0, t0), (s1, t1) in itertools.pairwise(records)
+    ]
+    (first_step, first_time), (last_step, last_time) = records[0], records[-1]
+    return {
+        "median_window": statistics.median(windows),
+        "whole": (last_step - first_step) * batch_size / (last_time - first_time),
+        "steps": last_step,
+    }
+
+
+def origin_run(args: argparse.Namespace) -> dict:
+    """The origin's loop alone in this process for `--steps` steps, scored per window."""
+    with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
+        run = load_run_config(compose("train", ["dataset=mnist"]))
+    keras.utils.set_random_seed(0)
+    step = origin_loop(run.dataset.load().images, args.batch_size)
+    records, started = [], time.perf_counter()
+    for done in range(1, args.steps + 1):
+        loss = step()
+        if done % args.log_every == 0:
+            loss.numpy()  # wait for the window's work
+            records.append((done, time.perf_counter() - started))
+    return window_scores(records, args.batch_size)
+
+
+def train_command_run(args: argparse.Namespace, overrides: list[str], directory: Path) -> dict:
+    """`python -m gantrain train dataset=mnist ...` in a process, scored from its stats.jsonl."""
+    command = [
+        sys.executable, "-m", "gantrain", "train", "dataset=mnist",
+        f"trainer.batch_size={args.batch_size}", f"trainer.max_steps={args.steps}",
+        f"trainer.log_every={args.log_every}", f"hydra.run.dir={directory}", *overrides,
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"benchmark: {' '.join(command)} failed")
+    with (directory / "stats.jsonl").open(encoding="utf-8") as file:
+        stats = [json.loads(line) for line in file]
+    records = [(r["step"], r["elapsed_sec"]) for r in stats]
+    return {
+        **window_scores(records, args.batch_size),
+        # The logger's own figure: train calls only (callbacks excluded), first window dropped.
+        "median_logged": statistics.median(r["images_per_sec"] for r in stats[1:]),
+    }
+
+
+def _in_subprocess(args: argparse.Namespace, *flags: str) -> dict:
+    command = [
+        sys.executable, __file__, *flags, "--batch-size", str(args.batch_size),
+        "--steps", str(args.steps), "--log-every", str(args.log_every),
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"benchmark: {' '.join(command)} failed")
+    return json.loads(out.stdout)
+
+
+def train_command(args: argparse.Namespace) -> dict:
+    """Interleaved in one session: origin, then (gantrain variant, origin) per variant."""
+    import tempfile
+
+    variants = args.variant or [""]
+    runs: list[dict] = []
+
+    def origin() -> None:
+        print("benchmark: origin loop ...", file=sys.stderr, flush=True)
+        runs.append({"side": ORIGIN, **_in_subprocess(args, "--origin-run")})
+
+    origin()
+    with tempfile.TemporaryDirectory(prefix="gantrain-bench-") as scratch:
+        for index, variant in enumerate(variants):
+            overrides = [*variant.split(), *args.overrides]
+            print(f"benchmark: gantrain train {' '.join(overrides)} ...", file=sys.stderr)
+            score = train_command_run(args, overrides, Path(scratch) / f"run{index}")
+            runs.append({"side": "gantrain train", "overrides": overrides, **score})
+            origin()
+    origins = [r for r in runs if r["side"] == ORIGIN]
+    for run in runs:
+        if run["side"] == ORIGIN:
+            continue
+        # Against the mean of the origin runs just before and after it.
+        position = runs.index(run)
+        around = [runs[position - 1], runs[position + 1]]
+        for key in ("median_window", "whole"):
+            run[f"ratio_{key}"] = run[key] / statistics.mean(r[key] for r in around)
+    return {
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "log_every": args.log_every,
+        "runs": runs,
+        "origin_spread": max(r["whole"] for r in origins) / min(r["whole"] for r in origins),
+        "load_average": os.getloadavg(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def train_command_markdown(report: dict) -> str:
+    lines = [
+        f"| run (batch {report['batch_size']}, {report['steps']} steps, images/s) | median "
+        "window | whole run | vs origin (median) | vs origin (whole) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for run in report["runs"]:
+        label = run["side"] + (f" {' '.join(run['overrides'])}" if "overrides" in run else "")
+        ratios = " | "
+        if "ratio_whole" in run:
+            ratios = f" **{run['ratio_median_window']:.3f}** | **{run['ratio_whole']:.3f}**"
+        lines.append(f"| {label} | {run['median_window']:.0f} | {run['whole']:.0f} |{ratios} |")
     return "\n".join(lines)
 
 
@@ -252,9 +499,30 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=6, help="alternating timed blocks")
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print a README table")
+    parser.add_argument(
+        "--train-command",
+        action="store_true",
+        help="the whole `gantrain train` command against the origin's loop (see above)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help="with --train-command: extra train overrides of one gantrain run, as one string "
+        "(repeat to compare several; default: one run of the default recipe)",
+    )
+    parser.add_argument("--steps", type=int, default=1100, help="--train-command: steps per run")
+    parser.add_argument("--log-every", type=int, default=100, help="--train-command: window")
+    parser.add_argument("--origin-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     args = parser.parse_args()
 
+    if args.origin_run:
+        print(json.dumps(origin_run(args)))
+        return 0
+    if args.train_command:
+        report = train_command(args)
+        print(train_command_markdown(report) if args.markdown else json.dumps(report, indent=2))
+        return 0
     reports = run_all(args) if args.all else [measure(args.setting, args)]
     if args.markdown:
         print(markdown(reports, args.batch_size))

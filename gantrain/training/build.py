@@ -150,4 +150,6 @@ def build_train_step(
         ema_decay=trainer.ema_decay,
         ema_start=trainer.ema_start,
         jit_compile=trainer.jit_compile,
+        update=trainer.update,
+        fused_d_pass=trainer.fused_d_pass,
     )

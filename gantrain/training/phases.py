@@ -39,6 +39,19 @@ _LABELS, _AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_PENALTY = 1, 3, 4, 5
 _LETTER = {"discriminator": "d", "generator": "g"}
 
 
+def batch_coupled_layers(model: keras.Model) -> list[str]:
+    """Names of `model`'s layers whose output for one example depends on the others in the
+    call: batch norm (any kind) and layers that declare `couples_batch = True` (minibatch
+    standard deviation and the like). Scoring real and fake in one call is exact only
+    without them."""
+    return [
+        layer.name
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization)
+        or getattr(layer, "couples_batch", False)
+    ]
+
+
 @dataclass(frozen=True)
 class Phase:
     """One kind of update. `loss(batches, slot) -> LossTerms` runs on one replica.
@@ -112,12 +125,22 @@ class PhaseLosses:
         global_batch_size: int,
         slots_per_step: int,
         augment: Sequence[str] = (),
+        fused_d_pass: bool = False,
     ) -> None:
         self.state = state
         self.loss = loss
         self.global_batch_size = global_batch_size
         self.slots_per_step = slots_per_step
         self.augment = tuple(augment)
+        self.fused_d_pass = fused_d_pass
+        coupled = batch_coupled_layers(state.discriminator) if fused_d_pass else []
+        if coupled:
+            raise ConfigError(
+                f"trainer.fused_d_pass=true scores real and fake images in one D call, but the "
+                f"discriminator's {', '.join(coupled[:3])} couple the examples of a call "
+                "(batch statistics), so one call would differ from two; set "
+                "trainer.fused_d_pass=false."
+            )
         self.regularizers = tuple(state.regularizers)
         check_regularizers(self.regularizers)
         self.num_classes = state.num_classes
@@ -190,6 +213,41 @@ class PhaseLosses:
         if self.d_classifies:
             return outputs[0], outputs[1]
         return outputs, None
+
+    def discriminate_pair(
+        self, batch: Batch, fake: tf.Tensor, fake_labels: tf.Tensor | None, slot: int
+    ) -> tuple[tuple[tf.Tensor, tf.Tensor | None], tuple[tf.Tensor, tf.Tensor | None]]:
+        """D's (logits, class logits) on the real batch and on `fake`, each with its own
+        augmentation stream: two calls, or one over both concatenated (`fused_d_pass`).
+
+        The fused call is the same function per example when D has no batch statistics
+        (checked at construction); its random layers draw once for both halves (dropout: one
+        mask over the 2B rows; spectral norm: one power iteration instead of two).
+        """
+        real, real_labels = batch["image"], batch["label"]
+        if not self.fused_d_pass:
+            return (
+                self.discriminate(real, real_labels, slot, _AUGMENT_REAL),
+                self.discriminate(fake, fake_labels, slot, _AUGMENT_FAKE),
+            )
+        if self.augment:
+            real = diff_augment(
+                real, self.augment, self.draw(slot, "uniform", (NUM_UNIFORMS,), _AUGMENT_REAL)
+            )
+            fake = diff_augment(
+                fake, self.augment, self.draw(slot, "uniform", (NUM_UNIFORMS,), _AUGMENT_FAKE)
+            )
+        images = tf.concat([real, tf.cast(fake, real.dtype)], axis=0)
+        inputs = images
+        if self.d_takes_labels:
+            inputs = [images, tf.concat([real_labels, fake_labels], axis=0)]
+        outputs = self.state.discriminator(inputs, training=True)
+        outputs = tuple(outputs) if self.d_classifies else (outputs, None)
+        rows = tf.shape(real)[0]
+        return (
+            tuple(None if o is None else o[:rows] for o in outputs),
+            tuple(None if o is None else o[rows:] for o in outputs),
+        )
 
     # -- regularizers --------------------------------------------------------------------
 
@@ -266,11 +324,21 @@ class PhaseLosses:
         """D's adversarial loss (+ ACGAN class loss, + D's regularizers of interval 1)."""
         fake_labels = self.fake_labels(slot)
         fake = self.generate(self.latents(slot), fake_labels)
+        real_out, fake_out = self.discriminate_pair(batch, fake, fake_labels, slot)
+        return self._discriminator_terms(batch, slot, fake, fake_labels, real_out, fake_out)
+
+    def _discriminator_terms(
+        self,
+        batch: Batch,
+        slot: int,
+        fake: tf.Tensor,
+        fake_labels: tf.Tensor | None,
+        real_out: tuple[tf.Tensor, tf.Tensor | None],
+        fake_out: tuple[tf.Tensor, tf.Tensor | None],
+    ) -> LossTerms:
+        """D's loss from its outputs on the real batch and on `fake` (no gradient to G)."""
+        (real_logits, real_classes), (fake_logits, fake_classes) = real_out, fake_out
         real_labels = batch["label"]
-        real_logits, real_classes = self.discriminate(
-            batch["image"], real_labels, slot, _AUGMENT_REAL
-        )
-        fake_logits, fake_classes = self.discriminate(fake, fake_labels, slot, _AUGMENT_FAKE)
         terms = self.loss.discriminator(real_logits, fake_logits)
         total, parts = terms.loss, dict(terms.parts)
         if real_classes is not None:
@@ -302,10 +370,27 @@ class PhaseLosses:
         regularizers of interval 1)."""
         labels = self.fake_labels(slot)
         fake = self.generate(self.latents(slot), labels)
-        fake_logits, fake_classes = self.discriminate(fake, labels, slot, _AUGMENT_FAKE)
+        if self.loss.generator_needs_real and self.fused_d_pass:
+            real_out, fake_out = self.discriminate_pair(batch, fake, labels, slot)
+            return self._generator_terms(batch, slot, fake, labels, fake_out, real_out[0])
+        # Fake first, then real: the order of D's calls fixes its dropout masks.
+        fake_out = self.discriminate(fake, labels, slot, _AUGMENT_FAKE)
         real_logits = None
         if self.loss.generator_needs_real:
             real_logits, _ = self.discriminate(batch["image"], batch["label"], slot, _AUGMENT_REAL)
+        return self._generator_terms(batch, slot, fake, labels, fake_out, real_logits)
+
+    def _generator_terms(
+        self,
+        batch: Batch,
+        slot: int,
+        fake: tf.Tensor,
+        labels: tf.Tensor | None,
+        fake_out: tuple[tf.Tensor, tf.Tensor | None],
+        real_logits: tf.Tensor | None,
+    ) -> LossTerms:
+        """G's loss from D's outputs on `fake` (and on the real batch, relativistic losses)."""
+        fake_logits, fake_classes = fake_out
         terms = self.loss.generator(fake_logits, real_logits)
         if fake_classes is not None:
             class_loss = classification(fake_classes, labels)
@@ -327,6 +412,22 @@ class PhaseLosses:
         )
         penalty = self._regularizer_terms(regularizers, ctx, scale=1)
         return LossTerms(loss=terms.loss + penalty.loss, parts={**terms.parts, **penalty.parts})
+
+    def simultaneous(self, batch: Batch, slot: int) -> tuple[LossTerms, LossTerms]:
+        """(D's terms, G's terms) from ONE generator forward and one D pass over real and
+        fake: the origin's update (trainer.update=simultaneous). Both losses see the same
+        fakes, the same D outputs and the same parameters; the step takes D's gradient from
+        the first and G's from the second. D's regularizers get the fakes without G's
+        gradient, as in D's own phase."""
+        labels = self.fake_labels(slot)
+        fake = self.generate(self.latents(slot), labels)
+        real_out, fake_out = self.discriminate_pair(batch, fake, labels, slot)
+        d_terms = self._discriminator_terms(
+            batch, slot, tf.stop_gradient(fake), labels, real_out, fake_out
+        )
+        real_logits = real_out[0] if self.loss.generator_needs_real else None
+        g_terms = self._generator_terms(batch, slot, fake, labels, fake_out, real_logits)
+        return d_terms, g_terms
 
     def lazy(self, group: LazyGroup) -> Callable[[Batch, int], LossTerms]:
         """The loss of a lazy regularization phase: its regularizers with weight * interval."""

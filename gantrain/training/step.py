@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
 from gantrain.training import precision
 from gantrain.training.ema import update_ema
@@ -36,6 +37,13 @@ class TrainStep:
     `batches_per_step` (= n_critic) batches from the iterator. `clip_norm` > 0 clips each
     update's gradients to that global norm; `augment` is a DiffAugment policy; `ema_decay` > 0
     needs `state.generator_ema`; `jit_compile` XLA-compiles each phase's per-replica update.
+
+    `update="alternating"` runs the phases in order (G's loss sees the D just updated, with a
+    fresh generator forward); `"simultaneous"` is the origin's step: one generator forward,
+    D's and G's losses and gradients from it at the same parameters, then both optimizers
+    (`PhaseLosses.simultaneous`). It has no room for extra updates, so n_critic > 1 and lazy
+    regularization phases are refused with a ConfigError. `fused_d_pass` scores real and
+    fake in one D call (refused for a D with batch statistics).
     """
 
     def __init__(
@@ -52,6 +60,8 @@ class TrainStep:
         ema_decay: float = 0.0,
         ema_start: int = 0,
         jit_compile: bool = False,
+        update: str = "alternating",
+        fused_d_pass: bool = False,
     ) -> None:
         self.state = state
         self.loss = loss
@@ -69,8 +79,11 @@ class TrainStep:
             global_batch_size=global_batch_size,
             slots_per_step=slots_per_step(n_critic, state.regularizers),
             augment=augment,
+            fused_d_pass=fused_d_pass,
         )
         self.phases = build_phases(state, losses, n_critic=n_critic)
+        self.losses = losses
+        self.simultaneous = _check_update(update, self.phases, n_critic)
         self.jit_compile = jit_compile
         # Under XLA on one replica the NaN guard restores instead of branching (nonfinite.py).
         self._branch_free = jit_compile and strategy.num_replicas_in_sync == 1
@@ -80,6 +93,7 @@ class TrainStep:
             phase.name: compiled(functools.partial(self._update_once, phase), jit_compile)
             for phase in self.phases
         }
+        self._simultaneous_fn = compiled(self._update_both, jit_compile)
         # Metrics of phases that do not run every step show their value from the last step
         # they ran (not checkpointed: 0 after a resume until the phase runs again).
         self._held = {
@@ -107,8 +121,11 @@ class TrainStep:
     def _one_step(self, iterator: tf.distribute.DistributedIterator) -> Metrics:
         first_batch = next(iterator)
         metrics: Metrics = {}
-        for phase in self.phases:
-            metrics.update(self._run_phase(phase, iterator, first_batch))
+        if self.simultaneous:
+            metrics = self._reduce(self.strategy.run(self._simultaneous_fn, (first_batch,)))
+        else:
+            for phase in self.phases:
+                metrics.update(self._run_phase(phase, iterator, first_batch))
         # Cross-replica context: one assignment updates every replica's copy.
         self.state.step.assign_add(1)
         if self.ema:
@@ -169,13 +186,30 @@ class TrainStep:
         optimizer: tf.keras.optimizers.Optimizer,
     ) -> None:
         """The one place gradients are computed and applied (loss scaling, clipping go here)."""
+        self._apply(loss, optimizer, self._gradients(tape, loss, model, optimizer))
+
+    def _gradients(
+        self,
+        tape: tf.GradientTape,
+        loss: tf.Tensor,
+        model: tf.keras.Model,
+        optimizer: tf.keras.optimizers.Optimizer,
+    ) -> list[tuple[tf.Tensor, tf.Variable]]:
+        """(gradient, variable) pairs of `model` for `loss`, clipped if asked."""
         variables = model.trainable_variables
         # Scaled by the loss scale under mixed_float16; apply_gradients unscales (precision.py).
         grads = precision.gradients(tape, loss, variables, optimizer)
         if self.clip_norm:
             grads = self._clip(grads, optimizer)
         # A penalty-only phase leaves some variables without a gradient (D's last bias in R1).
-        kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        return [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+
+    def _apply(
+        self,
+        loss: tf.Tensor,
+        optimizer: tf.keras.optimizers.Optimizer,
+        kept: list[tuple[tf.Tensor, tf.Variable]],
+    ) -> None:
         # Not applied when `loss` is NaN/inf on any replica (trainer.on_nan, nonfinite.py).
         apply_if_finite(
             self.state,
@@ -209,13 +243,40 @@ class TrainStep:
         self._update(tape, loss, phase.model, phase.optimizer)
         return metrics
 
-    def _update_on_replicas(self, phase: Phase, batch, slot) -> Metrics:
-        slot = tf.cast(slot, tf.int64)  # a tensor always: one trace per phase, XLA or not
-        per_replica = self.strategy.run(self._replica_fns[phase.name], (batch, slot))
+    def _update_both(self, batch: dict[str, tf.Tensor]) -> Metrics:
+        """trainer.update=simultaneous on this replica: D's and G's gradients from one
+        forward pass (`PhaseLosses.simultaneous`, D's slot), computed before either
+        optimizer moves, then G's and D's updates (the origin's order)."""
+        d_phase, g_phase = self.phases  # _check_update allows no other phase
+        state = self.state
+        # One tape per model, each watching only its model's weights: D's tape holds D's
+        # passes, G's tape G's forward and D's pass on the fakes (what G's gradient needs).
+        with (
+            tf.GradientTape(watch_accessed_variables=False) as d_tape,
+            tf.GradientTape(watch_accessed_variables=False) as g_tape,
+        ):
+            d_tape.watch([v.value for v in state.discriminator.trainable_variables])
+            g_tape.watch([v.value for v in state.generator.trainable_variables])
+            d_terms, g_terms = self.losses.simultaneous(batch, d_phase.first_slot)
+            d_loss, metrics = self._average(d_terms, d_phase.prefix)
+            g_loss, g_metrics = self._average(g_terms, g_phase.prefix)
+            d_loss += self._regularization(state.discriminator)
+            g_loss += self._regularization(state.generator)
+        d_grads = self._gradients(d_tape, d_loss, state.discriminator, state.d_optimizer)
+        g_grads = self._gradients(g_tape, g_loss, state.generator, state.g_optimizer)
+        self._apply(g_loss, state.g_optimizer, g_grads)
+        self._apply(d_loss, state.d_optimizer, d_grads)
+        return {**metrics, **g_metrics}
+
+    def _reduce(self, per_replica: Metrics) -> Metrics:
         return {
             name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in per_replica.items()
         }
+
+    def _update_on_replicas(self, phase: Phase, batch, slot) -> Metrics:
+        slot = tf.cast(slot, tf.int64)  # a tensor always: one trace per phase, XLA or not
+        return self._reduce(self.strategy.run(self._replica_fns[phase.name], (batch, slot)))
 
     def _updates(self, phase: Phase, iterator, first_batch) -> Metrics:
         """`phase.repeats` updates of `phase.model`; the metrics of the last one.
@@ -241,3 +302,25 @@ class TrainStep:
             lambda: self._updates(phase, iterator, first_batch),
             lambda: {name: tf.constant(0.0) for name in phase.metric_names},
         )
+
+
+def _check_update(update: str, phases: Sequence[Phase], n_critic: int) -> bool:
+    """True for trainer.update=simultaneous; a ConfigError where it cannot hold."""
+    if update == "alternating":
+        return False
+    if update != "simultaneous":
+        raise ConfigError(f"trainer.update={update!r}: choose alternating or simultaneous.")
+    if n_critic != 1:
+        raise ConfigError(
+            f"trainer.update=simultaneous takes one D and one G update from one forward pass, "
+            f"but trainer.n_critic={n_critic} asks for several D updates per G update; use "
+            "trainer.update=alternating or trainer.n_critic=1."
+        )
+    lazy = [phase.name for phase in phases if phase.interval > 1]
+    if lazy:
+        raise ConfigError(
+            f"trainer.update=simultaneous cannot run the lazy regularization phase(s) "
+            f"{', '.join(lazy)} (their own updates every k steps, after the main ones); use "
+            "trainer.update=alternating or the regularizers' interval=1."
+        )
+    return True
