@@ -36,19 +36,21 @@ def test_every_strategy_yaml_validates(name: str) -> None:
     assert isinstance(run.strategy, StrategySpec)
 
 
-def test_all_five_strategies_ship() -> None:
-    assert STRATEGY_YAMLS == ["default", "mirrored", "multi_worker", "one_device", "tpu"]
+def test_the_five_strategies_ship() -> None:
+    """The shipped five build their specs; a new strategy YAML (validated by the test above)
+    breaks nothing here."""
     kinds = {
         name: type(load_run_config(compose_config(overrides=[f"strategy={name}"])).strategy)
         for name in STRATEGY_YAMLS
     }
-    assert kinds == {
+    shipped = {
         "default": DefaultStrategy,
         "mirrored": MirroredStrategy,
         "multi_worker": MultiWorkerStrategy,
         "one_device": OneDeviceStrategy,
         "tpu": TPUStrategy,
     }
+    assert {name: kinds.get(name) for name in shipped} == shipped
 
 
 @pytest.mark.parametrize(
