@@ -12,9 +12,9 @@ GAN!"), as its reference brownvc/R3GAN `R3GAN/Networks.py` defines them, channel
   conv where the width changes (before upsampling, after downsampling).
 
 The grouped convolution is written from ops that have gradients on CPU (TensorFlow's own
-grouped `conv2d` has none there, see DESIGN.md): the k x k patches are gathered by shifting,
-and one einsum contracts each group's channels. It computes the same function as
-`tf.nn.conv2d` with a (k, k, C_in / groups, C_out) kernel (tested).
+grouped `conv2d` has none there, see DESIGN.md): one ordinary convolution per group. It
+computes the same function as `tf.nn.conv2d` with a (k, k, C_in / groups, C_out) kernel
+(tested).
 """
 
 from __future__ import annotations
@@ -47,25 +47,25 @@ def pointwise(width: int, fan_in: int, gain: float = 1.0, name: str | None = Non
 def grouped_conv2d(x: tf.Tensor, kernel: tf.Tensor, kernel_size: int) -> tf.Tensor:
     """'same' grouped convolution of NHWC `x` with `kernel` (k*k, groups, C_in/g, C_out/g).
 
-    The k x k shifted copies of the padded input are stacked and one einsum contracts each
-    group's input channels: only pad, slice, reshape and einsum, all with CPU gradients.
+    One ordinary convolution per group on its slice of the channels, concatenated: plain
+    `conv2d` ops, whose gradients exist on CPU (TensorFlow's grouped conv2d has none there).
+    Measured on CPU (batch 32, 28x28, 128 channels, 8 groups, forward + backward): 50x faster
+    than gathering the k x k patches for one einsum, 8x faster than a block-diagonal dense
+    kernel.
     """
     k = kernel_size
-    taps, groups, _, per_out = kernel.shape
+    taps, groups, per_in, per_out = kernel.shape
     if taps != k * k:
         raise ValueError(f"kernel has {taps} taps, expected {k * k}")
-    shape = tf.shape(x)
-    batch, height, width = shape[0], shape[1], shape[2]
-    pad = (k - 1) // 2
-    padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    # (B, H, W, k*k, C): tap (dy, dx) at index dy * k + dx, as the kernel's first axis.
-    patches = tf.stack(
-        [padded[:, dy : dy + height, dx : dx + width, :] for dy in range(k) for dx in range(k)],
-        axis=3,
-    )
-    patches = tf.reshape(patches, [batch, height, width, k * k, groups, -1])
-    out = tf.einsum("bhwtgi,tgio->bhwgo", patches, kernel)
-    return tf.reshape(out, [batch, height, width, groups * per_out])
+    kernel = tf.reshape(kernel, [k, k, groups, per_in, per_out])
+    if groups == 1:
+        return tf.nn.conv2d(x, kernel[:, :, 0], strides=1, padding="SAME")
+    slices = tf.split(x, groups, axis=-1)
+    outputs = [
+        tf.nn.conv2d(part, kernel[:, :, g], strides=1, padding="SAME")
+        for g, part in enumerate(slices)
+    ]
+    return tf.concat(outputs, axis=-1)
 
 
 @saving.register_keras_serializable(package="gantrain")
