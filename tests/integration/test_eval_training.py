@@ -55,6 +55,19 @@ def test_training_runs_evaluators_and_keeps_the_best(tiny_overrides, tmp_path: P
     assert prefix.endswith(f"best/ckpt-{best['step']}")
     assert sampler.generate(np.zeros((2, 16), np.float32)).shape == (2, 28, 28, 1)
     assert list((run_dir / "tb").glob("events.*"))
+    # TensorBoard: eval/<protocol>_<extractor>/<metric>, described; the HParams tab judges
+    # the run by them too.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "eval/custom_domain/fid" in events.Tags()["tensors"]  # custom: 64 samples
+    assert "protocol" in events.SummaryMetadata("eval/custom_domain/fid").summary_description
+    content = events.SummaryMetadata(metadata.EXPERIMENT_TAG).plugin_data.content
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
+    judged = {m.name.tag for m in experiment.metric_infos}
+    assert {"eval/custom_domain/fid", "eval/custom_domain/is", "loss/generator"} <= judged
 
     # Resuming keeps earlier metric lines and the best so far, and evaluates on.
     resumed = _train(
