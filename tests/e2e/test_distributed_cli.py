@@ -109,7 +109,12 @@ def test_two_workers_train_together_and_only_the_chief_writes(
 
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.index"))
     assert checkpoints == ["ckpt-4.index"]
-    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == ["step_000004.png"]
+    # The real-image grid and the step-0 grid of a fresh run, then the last step's: once each.
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == [
+        "real.png",
+        "step_000000.png",
+        "step_000004.png",
+    ]
     assert len(read_jsonl(run_dir / "run_info.jsonl")) == 1
     assert sorted(p.name for p in run_dir.glob("*.log")) == ["train.log", "train.worker1.log"]
     assert "training dcgan_generator" in (run_dir / "train.worker1.log").read_text()

@@ -58,9 +58,12 @@ def test_wheel_install_finds_configs(tmp_path: Path, tiny_mnist: Path) -> None:
         [sys.executable, "-m", "gantrain", "train", "--help"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
-    groups = dict(
-        line.split(": ", 1) for line in listing.stdout.splitlines() if ": " in line and "," in line
-    )
-    assert "mnist" in groups["dataset"].split(", ") and "optimizer: adam" in listing.stdout
-    assert "cgan_mnist" in groups["experiment"].split(", ")
-    assert "hparams_search: dcgan_mnist" in listing.stdout
+    # One line per group: "  <group>=<choice>  <what it is>; options: a, b, c".
+    groups = {
+        line.split("=", 1)[0].strip(): line.rsplit("options: ", 1)[1].split(", ")
+        for line in listing.stdout.splitlines()
+        if "options: " in line
+    }
+    assert "mnist" in groups["dataset"] and "adam" in groups["optimizer@optimizer.generator"]
+    assert "cgan_mnist" in groups["experiment"]
+    assert groups["hparams_search"] == ["dcgan_mnist"]
