@@ -236,9 +236,7 @@ def test_classify_without_weights_file_says_where(tmp_path: Path) -> None:
     assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in line
 
 
-def test_export_stats_writes_mu_sigma_in_the_ttur_layout(
-    tiny_mnist: Path, tmp_path: Path
-) -> None:
+def test_export_stats_writes_mu_sigma_in_the_ttur_layout(tiny_mnist: Path, tmp_path: Path) -> None:
     stats = tmp_path / "mnist_test.npz"
     exported = run_gantrain(
         "eval", "export-stats", f"dataset.path={tiny_mnist}", f"output={stats}",
