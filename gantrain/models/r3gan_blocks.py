@@ -20,6 +20,8 @@ computes the same function as `tf.nn.conv2d` with a (k, k, C_in / groups, C_out)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -220,3 +222,53 @@ def check_stages(
                 f"{where}: width {width} x expansion {expansion} is not a multiple of its "
                 f"cardinality {cardinality}."
             )
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Widths, cardinalities and residual blocks per stage, shared by R3GAN's G and D."""
+
+    widths: tuple[int, ...]
+    cardinalities: tuple[int, ...]
+    blocks: tuple[int, ...]
+    expansion: int
+    kernel_size: int
+
+    @classmethod
+    def checked(
+        cls,
+        widths: Sequence[int],
+        cardinalities: Sequence[int],
+        blocks: Sequence[int],
+        expansion: int,
+        kernel_size: int,
+        where: str,
+    ) -> StagePlan:
+        plan = cls(
+            tuple(int(v) for v in widths),
+            tuple(int(v) for v in cardinalities),
+            tuple(int(v) for v in blocks),
+            int(expansion),
+            int(kernel_size),
+        )
+        check_stages(
+            list(plan.widths), list(plan.cardinalities), list(plan.blocks), plan.expansion, where
+        )
+        return plan
+
+    @property
+    def variance_scaling(self) -> int:
+        """L, the network's number of residual blocks (the fix-up initialization's)."""
+        return max(sum(self.blocks), 1)
+
+    def residual_blocks(self, x: keras.KerasTensor, stage: int) -> keras.KerasTensor:
+        """Stage `stage`'s residual blocks applied to x."""
+        for _ in range(self.blocks[stage]):
+            x = residual_block(
+                x,
+                cardinality=self.cardinalities[stage],
+                expansion=self.expansion,
+                kernel_size=self.kernel_size,
+                variance_scaling=self.variance_scaling,
+            )
+        return x

@@ -23,7 +23,7 @@ import keras
 from keras import initializers, layers
 
 from gantrain.models.conditioning import check_conditioning
-from gantrain.models.r3gan_blocks import check_stages, msr_initializer, pointwise, residual_block
+from gantrain.models.r3gan_blocks import StagePlan, msr_initializer, pointwise
 from gantrain.models.resample import FIRResample2D
 from gantrain.models.shapes import base_resolution
 
@@ -42,34 +42,18 @@ def build_r3gan_discriminator(
     embedding_dim: int | None = None,
 ) -> keras.Model:
     """Images (B, H, W, C) [+ labels int32 (B,)] -> logits (B, 1) float32."""
-    widths, cardinalities, blocks = (
-        [int(v) for v in widths],
-        [int(v) for v in cardinalities],
-        [int(v) for v in blocks],
-    )
-    check_stages(widths, cardinalities, blocks, int(expansion), "discriminator")
+    plan = StagePlan.checked(widths, cardinalities, blocks, expansion, kernel_size, "discriminator")
+    widths = plan.widths
     check_conditioning(conditioning, ("none", "projection"), num_classes, "discriminator")
     base = base_resolution(image_shape, len(widths) - 1, "discriminator=r3gan")
-    variance_scaling = max(sum(blocks), 1)
     images = keras.Input(tuple(image_shape), name="images")
-
-    def stage_blocks(h: keras.KerasTensor, stage: int) -> keras.KerasTensor:
-        for _ in range(blocks[stage]):
-            h = residual_block(
-                h,
-                cardinality=cardinalities[stage],
-                expansion=int(expansion),
-                kernel_size=int(kernel_size),
-                variance_scaling=variance_scaling,
-            )
-        return h
 
     x = pointwise(widths[0], image_shape[-1], name="from_image")(images)
     for stage in range(len(widths) - 1):
-        x = FIRResample2D("down", resampling_filter)(stage_blocks(x, stage))
+        x = FIRResample2D("down", resampling_filter)(plan.residual_blocks(x, stage))
         if widths[stage + 1] != widths[stage]:
             x = pointwise(widths[stage + 1], widths[stage])(x)
-    x = stage_blocks(x, len(widths) - 1)
+    x = plan.residual_blocks(x, len(widths) - 1)
     x = layers.DepthwiseConv2D(
         base,
         use_bias=False,

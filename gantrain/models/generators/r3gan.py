@@ -24,13 +24,7 @@ import keras
 from keras import layers
 
 from gantrain.models.conditioning import check_conditioning, finish_generator
-from gantrain.models.r3gan_blocks import (
-    GenerativeBasis,
-    check_stages,
-    msr_initializer,
-    pointwise,
-    residual_block,
-)
+from gantrain.models.r3gan_blocks import GenerativeBasis, StagePlan, msr_initializer, pointwise
 from gantrain.models.resample import FIRResample2D
 from gantrain.models.shapes import base_resolution
 
@@ -51,12 +45,8 @@ def build_r3gan_generator(
 ) -> keras.Model:
     """Latent (B, latent_dim) float32 [+ labels int32 (B,)] -> images (B, H, W, C) float32,
     unbounded (clip to [-1, 1] for pixels). Stages run from low to high resolution."""
-    widths, cardinalities, blocks = (
-        [int(v) for v in widths],
-        [int(v) for v in cardinalities],
-        [int(v) for v in blocks],
-    )
-    check_stages(widths, cardinalities, blocks, int(expansion), "generator")
+    plan = StagePlan.checked(widths, cardinalities, blocks, expansion, kernel_size, "generator")
+    widths = plan.widths
     check_conditioning(conditioning, ("none", "embedding"), num_classes, "generator")
     base = base_resolution(image_shape, len(widths) - 1, "generator=r3gan")
     z = keras.Input((latent_dim,), name="latent")
@@ -71,25 +61,13 @@ def build_r3gan_generator(
             name="label_embedding",
         )(labels)
         inputs, x = [z, labels], layers.Concatenate(name="latent_and_label")([z, embedded])
-    variance_scaling = max(sum(blocks), 1)
 
-    def stage_blocks(h: keras.KerasTensor, stage: int) -> keras.KerasTensor:
-        for _ in range(blocks[stage]):
-            h = residual_block(
-                h,
-                cardinality=cardinalities[stage],
-                expansion=int(expansion),
-                kernel_size=int(kernel_size),
-                variance_scaling=variance_scaling,
-            )
-        return h
-
-    x = stage_blocks(GenerativeBasis(widths[0], size=base, name="basis")(x), 0)
+    x = plan.residual_blocks(GenerativeBasis(widths[0], size=base, name="basis")(x), 0)
     for stage in range(1, len(widths)):
         if widths[stage] != widths[stage - 1]:
             x = pointwise(widths[stage], widths[stage - 1])(x)
         x = FIRResample2D("up", resampling_filter)(x)
-        x = stage_blocks(x, stage)
+        x = plan.residual_blocks(x, stage)
     images = layers.Conv2D(
         image_shape[-1],
         1,
