@@ -14,6 +14,7 @@ import tensorflow as tf
 import gantrain.keras
 from gantrain.config import build, load_run_config
 from gantrain.data.pipeline import train_dataset
+from gantrain.distribute.mirrored import MirroredStrategy
 from gantrain.errors import ConfigError
 from gantrain.training.build import (
     build_discriminator,
@@ -105,7 +106,9 @@ def test_fit_gives_the_cli_steps_losses_with_keras_callbacks(tiny_mnist: Path, t
 def test_fit_under_mirrored_strategy_and_mixed_precision(tiny_mnist: Path, tmp_path) -> None:
     run = load_run_config(compose_config(overrides=[*TINY, f"dataset.path={tiny_mnist}"]))
     data = run.dataset.load()
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The session's one MirroredStrategy on these devices: a second one's collective keys
+    # collide with the first's (gantrain/distribute: one strategy per process and devices).
+    strategy = MirroredStrategy(num_cpu_devices=2).create()
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
