@@ -373,6 +373,8 @@ def _node_kwargs(node: DictConfig) -> dict[str, Any]:
 
 # Arguments gantrain passes to optimizer builders: the run's last step and its step counter.
 _OPTIMIZER_ARGS = ("total_steps", "clock")
+# ... and to regularizers (those that take them: scheduled weights).
+_REGULARIZER_ARGS = _OPTIMIZER_ARGS
 
 # Keys of the loss node before penalties became the `regularizer` group.
 _LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
@@ -469,5 +471,5 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
     check_target_arguments(run.optimizer_discriminator, "optimizer.discriminator", _OPTIMIZER_ARGS)
     check_target_arguments(run.loss, "loss")
     for key, node in run.regularizers.items():
-        check_target_arguments(node, f"regularizer.{key}")
+        check_target_arguments(node, f"regularizer.{key}", _REGULARIZER_ARGS)
     return run

@@ -46,20 +46,69 @@ def adam(
     schedule: str = "constant",
     decay_start: int = 0,
     final_lr: float = 0.0,
+    beta_2_schedule: str = "constant",
+    final_beta_2: float | None = None,
+    beta_2_start: int = 0,
     total_steps: int | None = None,
     clock: tf.Variable | None = None,
 ) -> keras.optimizers.Optimizer:
     """Adam (Kingma & Ba 2015); DCGAN's beta_1=0.5 by default.
 
-    `total_steps` (the run's trainer.max_steps) and `clock` (its GAN step counter) are
-    passed by gantrain at build time.
+    `beta_2_schedule` (constant | linear | cosine) moves beta_2 to `final_beta_2` between
+    GAN step `beta_2_start` and the last step (R3GAN: cosine 0.9 -> 0.99). `total_steps`
+    (the run's trainer.max_steps) and `clock` (its GAN step counter) are passed by gantrain
+    at build time.
     """
-    _fraction(beta_1=beta_1, beta_2=beta_2)
+    final_beta_2 = beta_2 if final_beta_2 is None else final_beta_2
+    _fraction(beta_1=beta_1, beta_2=beta_2, final_beta_2=final_beta_2)
     _positive(epsilon=epsilon)
+    _non_negative(beta_2_start=beta_2_start)
     learning_rate = _learning_rate(lr, schedule, decay_start, final_lr, total_steps, clock)
+    scheduled = build_schedule(
+        beta_2_schedule,
+        beta_2,
+        final=final_beta_2,
+        start=beta_2_start,
+        end=total_steps,
+        clock=clock,
+        key="beta_2_schedule",
+    )
+    if isinstance(scheduled, StepSchedule):
+        return ScheduledBeta2Adam(
+            beta_2_schedule=scheduled, learning_rate=learning_rate, beta_1=beta_1, epsilon=epsilon
+        )
     return keras.optimizers.Adam(
         learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
     )
+
+
+class ScheduledBeta2Adam(keras.optimizers.Adam):
+    """Keras's Adam with beta_2 read from a schedule on the GAN step clock at every update.
+
+    Keras's `update_step` reads `self.beta_2` both for the second-moment EMA and for its bias
+    correction 1 - beta_2 ** t, as PyTorch's Adam does with the current beta2 (R3GAN's
+    reference changes it in the param groups each step), so `beta_2` is a property giving
+    the schedule's value: evaluated inside the compiled step from the clock variable, it needs
+    no state of its own and follows a restored clock on resume. Only `adam(...)` builds it.
+    """
+
+    def __init__(self, *, beta_2_schedule: StepSchedule, **kwargs: object) -> None:
+        super().__init__(beta_2=beta_2_schedule.initial, **kwargs)
+        self._beta_2_schedule = beta_2_schedule
+
+    @property
+    def beta_2(self) -> float | tf.Tensor:
+        schedule = getattr(self, "_beta_2_schedule", None)
+        return self._beta_2_initial if schedule is None else schedule()
+
+    @beta_2.setter
+    def beta_2(self, value: float) -> None:  # Keras's __init__ sets the initial value
+        self._beta_2_initial = value
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["beta_2"] = self._beta_2_initial
+        return config
 
 
 def adamw(

@@ -32,7 +32,7 @@ import tensorflow as tf
 from gantrain.config import build
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import LossTerms
-from gantrain.schedules import StepSchedule
+from gantrain.schedules import StepSchedule, build_schedule
 
 MODELS = ("discriminator", "generator")
 # Streams below this are the train step's own (latents, labels, augmentations; phases.py).
@@ -170,16 +170,44 @@ class Regularizer(tf.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
 
+def gamma_weight(
+    gamma: float,
+    schedule: str,
+    final_gamma: float | None,
+    start: int,
+    total_steps: int | None,
+    clock: tf.Variable | None,
+) -> float | StepSchedule:
+    """The weight gamma / 2 of a gradient penalty (R1, R2), or its schedule on the GAN step
+    clock from gamma / 2 at step `start` to final_gamma / 2 at `total_steps`."""
+    final = gamma if final_gamma is None else final_gamma
+    if not final >= 0:  # also NaN
+        raise ValueError(f"final_gamma={final_gamma}: must be >= 0")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ValueError(f"schedule_start={start}: must be an integer >= 0")
+    return build_schedule(
+        schedule, gamma / 2.0, final=final / 2.0, start=start, end=total_steps, clock=clock
+    )
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
-def build_regularizers(nodes: Mapping[str, Any]) -> list[Regularizer]:
+def build_regularizers(
+    nodes: Mapping[str, Any],
+    *,
+    total_steps: int | None = None,
+    clock: tf.Variable | None = None,
+) -> list[Regularizer]:
     """The regularizers of a validated config's `regularizer` node, in config order; those
-    with weight 0 are left out (0 = off, handy in sweeps)."""
+    with weight 0 are left out (0 = off, handy in sweeps).
+
+    `total_steps` (trainer.max_steps) and `clock` (the GAN step counter) reach the
+    regularizers that accept them (scheduled weights, e.g. R1's `schedule`)."""
     built = []
     for key, node in nodes.items():
-        regularizer = build(node, f"regularizer.{key}")
+        regularizer = build(node, f"regularizer.{key}", total_steps=total_steps, clock=clock)
         if not isinstance(regularizer, Regularizer):
             raise ConfigError(
                 f"regularizer.{key}._target_={node._target_} did not build a "

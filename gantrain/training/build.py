@@ -88,7 +88,7 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     check_conditioning_pair(run, generator, discriminator)
     precision, total_steps = run.trainer.precision, run.trainer.max_steps
     step = new_step_counter()  # the clock of every schedule (gantrain/schedules.py)
-    regularizers = build_regularizers(run.regularizers)
+    regularizers = build_regularizers(run.regularizers, total_steps=total_steps, clock=step)
     # Lazy phases share their model's optimizer; an adjustment of its lr / betas for them
     # (StyleGAN2's c = k / (k + 1)) goes here, from `lazy_interval(regularizers, model)`.
     return GANState(
