@@ -31,7 +31,7 @@ class R1(Regularizer):
         clock: tf.Variable | None = None,
     ) -> None:
         if not gamma >= 0:  # also NaN
-            raise ValueError(f"gamma={gamma}: must be >= 0 (0 turns R1 off)")
+            raise ValueError(f"gamma={gamma}: must be >= 0 (0 turns it off)")
         weight = gamma_weight(gamma, schedule, final_gamma, schedule_start, total_steps, clock)
         super().__init__(weight=weight, interval=interval, applies_to="discriminator")
         self.gamma = gamma

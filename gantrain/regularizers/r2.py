@@ -11,33 +11,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 from gantrain.losses.penalties import r1_penalty
-from gantrain.regularizers.base import Regularizer, RegularizerContext, gamma_weight
+from gantrain.regularizers.base import RegularizerContext
+from gantrain.regularizers.r1 import R1
 
 
-class R2(Regularizer):
-    """`gamma`: the weight is gamma / 2; `interval`: 1, or k > 1 for a lazy phase.
-
-    `schedule` (constant | linear | cosine) moves gamma to `final_gamma` between GAN step
-    `schedule_start` and the run's last step (R3GAN: cosine 0.05 -> 0.005); `total_steps` and
-    `clock` are passed by gantrain at build time.
-    """
-
-    def __init__(
-        self,
-        *,
-        gamma: float = 10.0,
-        interval: int = 1,
-        schedule: str = "constant",
-        final_gamma: float | None = None,
-        schedule_start: int = 0,
-        total_steps: int | None = None,
-        clock: tf.Variable | None = None,
-    ) -> None:
-        if not gamma >= 0:  # also NaN
-            raise ValueError(f"gamma={gamma}: must be >= 0 (0 turns R2 off)")
-        weight = gamma_weight(gamma, schedule, final_gamma, schedule_start, total_steps, clock)
-        super().__init__(weight=weight, interval=interval, applies_to="discriminator")
-        self.gamma = gamma
+class R2(R1):
+    """R1's keys and schedule (`gamma`, `interval`, `schedule`, `final_gamma`,
+    `schedule_start`), on the D phase's fakes instead of the reals."""
 
     def __call__(self, ctx: RegularizerContext) -> tf.Tensor:
         fakes = tf.stop_gradient(ctx.fake())
