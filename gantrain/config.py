@@ -108,8 +108,39 @@ class TrainerConfig:
     # ema_start steps the EMA is a copy of the generator.
     ema_decay: float
     ema_start: int
+    # Or by half-life in thousands of images (StyleGAN2-ADA's ema_kimg): beta = 0.5 **
+    # (batch / (ema_kimg * 1000)), at most ema_rampup * images seen (0 = no ramp-up), and
+    # ema_kimg may follow a schedule to ema_final_kimg (R3GAN); gantrain/training/ema.py.
+    ema_kimg: float
+    ema_rampup: float
+    ema_schedule: str
+    ema_final_kimg: float | None
     # DiffAugment policy applied to every image D sees: any of color, translation, cutout.
     augment: list[str]
+
+    def _check_ema_half_life(self) -> None:
+        final = self.ema_final_kimg
+        for key, value in (("ema_kimg", self.ema_kimg), ("ema_rampup", self.ema_rampup)):
+            if not 0 <= value < float("inf"):
+                raise ConfigError(f"trainer.{key}={value}: must be a finite number >= 0 (0 = off).")
+        if final is not None and not 0 <= final < float("inf"):
+            raise ConfigError(f"trainer.ema_final_kimg={final}: must be a finite number >= 0.")
+        if self.ema_schedule not in ("constant", "linear", "cosine"):
+            raise ConfigError(
+                f"trainer.ema_schedule={self.ema_schedule!r}: choose constant, linear or cosine."
+            )
+        half_life = self.ema_kimg > 0 or self.ema_schedule != "constant"
+        if half_life and self.ema_decay > 0:
+            raise ConfigError(
+                f"trainer.ema_decay={self.ema_decay} and trainer.ema_kimg={self.ema_kimg} "
+                f"(schedule {self.ema_schedule}) both set the EMA's decay; set "
+                "trainer.ema_decay=0 to use the half-life, or trainer.ema_kimg=0."
+            )
+        if self.ema_rampup > 0 and not half_life:
+            raise ConfigError(
+                f"trainer.ema_rampup={self.ema_rampup} ramps up a half-life, but none is set; "
+                "set trainer.ema_kimg (e.g. 10) and trainer.ema_decay=0."
+            )
 
     @classmethod
     def with_defaults(cls, **values: Any) -> TrainerConfig:
@@ -156,6 +187,7 @@ class TrainerConfig:
                 f"trainer.ema_decay={self.ema_decay}: must be in [0, 1) (0 turns EMA off; "
                 "0.999 or 0.9999 are usual)."
             )
+        self._check_ema_half_life()
         # trainer.augment's policy names are checked by training (trainer.py check_run), which
         # knows them: this module stays below training/.
         if self.standing_stats < 0:

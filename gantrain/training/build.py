@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gantrain.config import RunConfig, build
+from gantrain.config import RunConfig, TrainerConfig, build
 from gantrain.data.base import DatasetSpec
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
 from gantrain.regularizers import build_regularizers
+from gantrain.training.ema import EmaRate
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
 from gantrain.training.state import GANState, new_step_counter
@@ -114,9 +115,29 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
         ),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
-        generator_ema=build_generator(run, spec) if run.trainer.ema_decay else None,
+        generator_ema=build_generator(run, spec) if ema_on(run.trainer) else None,
         regularizers=regularizers,
         step=step,
+    )
+
+
+def ema_on(trainer: TrainerConfig) -> bool:
+    """Whether the run keeps an EMA generator (a constant decay or a half-life)."""
+    return trainer.ema_decay > 0 or trainer.ema_kimg > 0 or trainer.ema_schedule != "constant"
+
+
+def build_ema_rate(trainer: TrainerConfig, batch_size: int, clock: tf.Variable) -> EmaRate:
+    """The EMA's decay per step from the trainer's ema_* keys (gantrain/training/ema.py)."""
+    return EmaRate(
+        decay=trainer.ema_decay,
+        start=trainer.ema_start,
+        kimg=trainer.ema_kimg,
+        final_kimg=trainer.ema_final_kimg,
+        schedule=trainer.ema_schedule,
+        rampup=trainer.ema_rampup,
+        batch_size=batch_size,
+        total_steps=trainer.max_steps,
+        clock=clock,
     )
 
 
@@ -147,8 +168,7 @@ def build_train_step(
         n_critic=trainer.n_critic,
         clip_norm=trainer.clip_grad_norm,
         augment=trainer.augment,
-        ema_decay=trainer.ema_decay,
-        ema_start=trainer.ema_start,
+        ema_rate=build_ema_rate(trainer, batch_size, state.step),
         jit_compile=trainer.jit_compile,
         update=trainer.update,
         fused_d_pass=trainer.fused_d_pass,

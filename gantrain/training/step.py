@@ -19,7 +19,7 @@ import tensorflow as tf
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
 from gantrain.training import precision
-from gantrain.training.ema import update_ema
+from gantrain.training.ema import EmaRate, update_ema
 from gantrain.training.nonfinite import apply_if_finite
 from gantrain.training.phases import Phase, PhaseLosses, build_phases, slots_per_step
 from gantrain.training.state import GANState
@@ -36,7 +36,8 @@ class TrainStep:
     under any strategy (and the plain mean under the default one). Each step reads
     `batches_per_step` (= n_critic) batches from the iterator. `clip_norm` > 0 clips each
     update's gradients to that global norm; `augment` is a DiffAugment policy; `ema_decay` > 0
-    needs `state.generator_ema`; `jit_compile` XLA-compiles each phase's per-replica update.
+    (or an `ema_rate`, e.g. a half-life in images) needs `state.generator_ema`; `jit_compile`
+    XLA-compiles each phase's per-replica update.
 
     `update="alternating"` runs the phases in order (G's loss sees the D just updated, with a
     fresh generator forward); `"simultaneous"` is the origin's step: one generator forward,
@@ -59,6 +60,7 @@ class TrainStep:
         augment: Sequence[str] = (),
         ema_decay: float = 0.0,
         ema_start: int = 0,
+        ema_rate: EmaRate | None = None,
         jit_compile: bool = False,
         update: str = "alternating",
         fused_d_pass: bool = False,
@@ -70,9 +72,11 @@ class TrainStep:
         self.steps_per_loop = steps_per_loop
         self.batches_per_step = n_critic
         self.clip_norm = clip_norm
-        self.ema = (ema_decay, ema_start) if ema_decay else None
+        if ema_rate is None:
+            ema_rate = EmaRate(decay=ema_decay, start=ema_start)
+        self.ema = ema_rate if ema_rate.on else None
         if self.ema and state.generator_ema is None:
-            raise ValueError("ema_decay > 0 needs a GANState built with a generator_ema")
+            raise ValueError("an EMA needs a GANState built with a generator_ema")
         losses = PhaseLosses(
             state,
             loss,
@@ -129,10 +133,13 @@ class TrainStep:
         # Cross-replica context: one assignment updates every replica's copy.
         self.state.step.assign_add(1)
         if self.ema:
-            decay, start = self.ema
             state = self.state
             update_ema(
-                state.generator_ema, state.generator, decay=decay, step=state.step, start=start
+                state.generator_ema,
+                state.generator,
+                decay=self.ema(state.step),
+                step=state.step,
+                start=self.ema.start,
             )
         return self._hold_lazy_metrics(metrics)
 

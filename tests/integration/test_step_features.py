@@ -92,21 +92,36 @@ def test_gradient_clipping_bounds_the_applied_gradient(tiny_overrides) -> None:
     np.testing.assert_allclose(kernel.numpy()[:, 0], [1 - 0.0006, 1 - 0.0008], rtol=1e-5)
 
 
-def test_ema_follows_the_generator_from_its_start_step(tiny_overrides) -> None:
-    state, step, iterator = _setup(tiny_overrides, "trainer.ema_decay=0.5", "trainer.ema_start=2")
-    step(iterator, 1)  # step 1 < start: a copy
-    for ema, weight in zip(state.generator_ema.weights, state.generator.weights, strict=True):
-        np.testing.assert_array_equal(ema.numpy(), weight.numpy())
+@pytest.mark.parametrize(
+    "ema",
+    [
+        ("trainer.ema_decay=0.5", "trainer.ema_start=2"),
+        # StyleGAN2-ADA's half-life with ramp-up: nothing seen before step 1 (a copy); at
+        # step 2, min(kimg * 1000, batch * rampup) = batch images, so beta = 0.5.
+        (
+            "trainer.ema_decay=0",
+            "trainer.ema_kimg=10",
+            "trainer.ema_rampup=1",
+            "trainer.ema_start=0",
+        ),
+    ],
+    ids=["decay", "half_life"],
+)
+def test_ema_follows_the_generator_from_its_start_step(tiny_overrides, ema) -> None:
+    state, step, iterator = _setup(tiny_overrides, *ema)
+    step(iterator, 1)  # step 1: before start / no images seen yet: a copy
+    for average, weight in zip(state.generator_ema.weights, state.generator.weights, strict=True):
+        np.testing.assert_array_equal(average.numpy(), weight.numpy())
     before = [w.numpy().copy() for w in state.generator_ema.trainable_weights]
-    step(iterator, 1)  # step 2: averaging
-    for ema, old, weight in zip(
+    step(iterator, 1)  # step 2: averaging with beta 0.5
+    for average, old, weight in zip(
         state.generator_ema.trainable_weights,
         before,
         state.generator.trainable_weights,
         strict=True,
     ):
         np.testing.assert_allclose(
-            ema.numpy(), 0.5 * old + 0.5 * weight.numpy(), rtol=1e-5, atol=1e-7
+            average.numpy(), 0.5 * old + 0.5 * weight.numpy(), rtol=1e-5, atol=1e-7
         )
 
 

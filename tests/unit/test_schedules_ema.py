@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantrain.config import TrainerConfig
+from gantrain.errors import ConfigError
 from gantrain.optim import adam
 from gantrain.schedules import Cosine, Linear, build_schedule
-from gantrain.training.ema import check_twins, update_ema
+from gantrain.training.ema import EmaRate, check_twins, update_ema
 
 
 def test_constant_schedule_keeps_a_plain_learning_rate() -> None:
@@ -107,3 +111,61 @@ def test_ema_twin_must_match() -> None:
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
     with pytest.raises(ValueError, match="generator's own builder"):
         check_twins(other, _model(0))
+
+
+def _reference_beta(
+    images_before: float, batch: int, kimg: float, rampup: float | None = None
+) -> float:
+    """StyleGAN2-ADA training_loop.py's G_ema beta, written out in Python."""
+    ema_nimg = kimg * 1000
+    if rampup is not None:
+        ema_nimg = min(ema_nimg, images_before * rampup)
+    return 0.5 ** (batch / max(ema_nimg, 1e-8))
+
+
+def test_ema_rate_constant_decay_is_the_decay() -> None:
+    rate = EmaRate(decay=0.999, start=10)
+    assert rate.on and not rate.by_half_life
+    assert float(rate(tf.constant(3, tf.int64))) == pytest.approx(0.999)
+    assert not EmaRate().on
+
+
+@pytest.mark.parametrize("rampup", [0.0, 0.05])
+def test_ema_rate_half_life_matches_stylegan2_ada(rampup: float) -> None:
+    batch = 64
+    rate = EmaRate(kimg=10.0, rampup=rampup, batch_size=batch)
+    for step in (1, 2, 50, 3_000, 100_000):  # the counter after the step's increment
+        expected = _reference_beta((step - 1) * batch, batch, 10.0, rampup or None)
+        assert float(rate(tf.constant(step, tf.int64))) == pytest.approx(expected, rel=1e-5)
+    if rampup:  # the first update copies G (no images seen yet), as the reference's
+        assert float(rate(tf.constant(1, tf.int64))) == 0.0
+
+
+def test_ema_rate_follows_r3gan_cosine_half_life_schedule() -> None:
+    # R3GAN's CIFAR-10 preset: ema_nimg cosine from 0 to 5M images over 2e7 images.
+    batch, total_images = 512, 2e7
+    total_steps = int(total_images / batch)
+    clock = tf.Variable(0, dtype=tf.int64)
+    rate = EmaRate(
+        kimg=0.0,
+        final_kimg=5000.0,
+        schedule="cosine",
+        batch_size=batch,
+        total_steps=total_steps,
+        clock=clock,
+    )
+    for step in (1, 10_000, total_steps // 2, total_steps + 1):
+        before = (step - 1) / total_steps
+        ema_nimg = 5e6 * 0.5 * (1 - math.cos(math.pi * min(before, 1.0)))
+        expected = 0.5 ** (batch / max(ema_nimg, 1e-8))
+        assert float(rate(tf.constant(step, tf.int64))) == pytest.approx(expected, rel=1e-4)
+
+
+def test_ema_half_life_config_errors() -> None:
+    with pytest.raises(ConfigError, match="both set the EMA"):
+        TrainerConfig.with_defaults(ema_kimg=10.0)  # the default ema_decay is 0.999
+    with pytest.raises(ConfigError, match="ramps up a half-life"):
+        TrainerConfig.with_defaults(ema_rampup=0.05)
+    with pytest.raises(ConfigError, match="ema_schedule"):
+        TrainerConfig.with_defaults(ema_decay=0.0, ema_schedule="exp")
+    TrainerConfig.with_defaults(ema_decay=0.0, ema_kimg=10.0, ema_rampup=0.05)
