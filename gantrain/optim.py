@@ -8,11 +8,15 @@ run's last step; linear as the WGAN-GP and SN-GAN reference code decay, cosine a
 presets). Schedules (gantrain/schedules.py) count *GAN steps*: gantrain passes the run's
 step counter as `clock` when it builds the optimizer (and the last step as `total_steps`),
 so D with n_critic=5 decays on the same clock as G.
+
+`adjust_for_lazy_phases` is StyleGAN2's optimizer adjustment for lazy regularization
+(`lazy_ratio`), applied by gantrain/training/build.py when trainer.lazy_adjust is on.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -95,11 +99,16 @@ class ScheduledBeta2Adam(keras.optimizers.Adam):
     def __init__(self, *, beta_2_schedule: StepSchedule, **kwargs: object) -> None:
         super().__init__(beta_2=beta_2_schedule.initial, **kwargs)
         self._beta_2_schedule = beta_2_schedule
+        # beta_2 = schedule ** power: 1, or the lazy-phase ratio (adjust_for_lazy_phases).
+        self._beta_2_power = 1.0
 
     @property
     def beta_2(self) -> float | tf.Tensor:
         schedule = getattr(self, "_beta_2_schedule", None)
-        return self._beta_2_initial if schedule is None else schedule()
+        if schedule is None:
+            return self._beta_2_initial
+        power = getattr(self, "_beta_2_power", 1.0)
+        return schedule() if power == 1.0 else schedule() ** power
 
     @beta_2.setter
     def beta_2(self, value: float) -> None:  # Keras's __init__ sets the initial value
@@ -109,6 +118,73 @@ class ScheduledBeta2Adam(keras.optimizers.Adam):
         config = super().get_config()
         config["beta_2"] = self._beta_2_initial
         return config
+
+
+def lazy_ratio(intervals: Sequence[int]) -> float:
+    """The share of a model's updates that are its main phase's, with lazy phases every
+    `intervals` steps: StyleGAN2's mb_ratio k / (k + 1) for one interval k.
+
+    Several lazy intervals (a gantrain extension; the reference has one per model) give
+    1 / (1 + sum 1 / k): the main updates per step over all updates per step.
+    """
+    if not intervals or any(k < 2 for k in intervals):
+        raise ValueError(f"lazy intervals {list(intervals)}: need at least one, each >= 2")
+    return 1.0 / (1.0 + sum(1.0 / k for k in intervals))
+
+
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """`factor` times another learning-rate schedule (a scheduled lr of a lazily regularized
+    model is scaled at every step, as the reference scales its constant lr)."""
+
+    def __init__(
+        self, schedule: keras.optimizers.schedules.LearningRateSchedule, factor: float
+    ) -> None:
+        super().__init__()
+        self.schedule, self.factor = schedule, float(factor)
+
+    def __call__(self, step: tf.Tensor) -> tf.Tensor:
+        return self.factor * self.schedule(step)
+
+    def get_config(self) -> dict:
+        return {"schedule": self.schedule.get_config(), "factor": self.factor}
+
+
+def adjust_for_lazy_phases(optimizer: keras.optimizers.Optimizer, ratio: float) -> None:
+    """StyleGAN2's lazy-regularization adjustment, in place, before `optimizer` is built:
+    lr * ratio (a schedule: every value) and each decay rate beta ** ratio (training_loop.py:
+    `lr * mb_ratio`, `betas = [beta ** mb_ratio ...]`), so that k main updates plus one lazy
+    update move the weights and the moment estimates about as k updates did.
+
+    Adam (AdamW, the beta_2-scheduled Adam: every value of its schedule) adjusts beta_1 and
+    beta_2, as the reference; RMSprop's rho and momentum and SGD's momentum are the same
+    kind of per-update decay and get the same power (the reference only uses Adam). beta 0
+    stays 0. Other optimizers: TypeError.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio={ratio}: must be in (0, 1]")
+    if optimizer.built:
+        raise ValueError("adjust the optimizer before it is built (its lr is read at build)")
+    if isinstance(optimizer, keras.optimizers.Adam):  # AdamW and ScheduledBeta2Adam too
+        rates = ("beta_1",) if isinstance(optimizer, ScheduledBeta2Adam) else ("beta_1", "beta_2")
+    elif isinstance(optimizer, keras.optimizers.RMSprop):
+        rates = ("rho", "momentum")
+    elif isinstance(optimizer, keras.optimizers.SGD):
+        rates = ("momentum",)
+    else:
+        raise TypeError(
+            f"{type(optimizer).__name__}: the lazy-phase adjustment knows Adam, AdamW, "
+            "RMSprop and SGD"
+        )
+    # Keras's `learning_rate` property evaluates a schedule; the schedule itself is here.
+    current = optimizer._learning_rate
+    if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
+        optimizer.learning_rate = ScaledSchedule(current, ratio)
+    else:
+        optimizer.learning_rate = float(keras.ops.convert_to_numpy(current)) * ratio
+    for name in rates:
+        setattr(optimizer, name, float(getattr(optimizer, name)) ** ratio)
+    if isinstance(optimizer, ScheduledBeta2Adam):
+        optimizer._beta_2_power *= ratio
 
 
 def adamw(
