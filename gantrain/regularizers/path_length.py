@@ -9,6 +9,9 @@
 on B // batch_shrink examples (stylegan2's pl_batch_shrink 2), with G's style mixing.
 It needs a generator with a mapping network: `model.mapping(z, labels_or_None, training=...)`
 -> ws (B, num_ws, w_dim) and `model.synthesis(ws, training=...)` -> images (B, H, W, C).
+A mapping that takes `style_mixing=True` (generator=stylegan2) mixes the styles itself, as
+the reference's run_G (one cutoff per batch, the second latents not updating w_avg); that is
+the default (`style_mixing_prob: null`).
 
 Departures from the reference, each for replica-count independence or the generator
 interface:
@@ -19,15 +22,17 @@ interface:
   in total). Otherwise every replica takes ceil(B_replica / batch_shrink) examples.
 - The running mean is taken over the whole PL batch of all replicas (`ctx.global_mean`), so
   every replica holds the same value; the reference keeps one unsynchronized mean per GPU.
-- Style mixing draws one crossover point per example (the reference draws one per GPU batch):
-  a draw shared by a batch would depend on how the global batch is split. The marginal per
-  example is the reference's: with probability p a cutoff uniform in [1, num_ws), else none.
-  The two mappings run as one call on both sets of latents (the reference's second call skips
-  the mapping's w_avg update, which the interface cannot express; one call makes one update).
+- Only for a generator whose mapping does not mix (or with `style_mixing_prob` set): the
+  mixing here draws one crossover point per example from the step's stateless streams (the
+  reference draws one per GPU batch). The marginal per example is the reference's: with
+  probability p a cutoff uniform in [1, num_ws), else none. The two mappings run as one call on
+  both sets of latents (the reference's second call skips the mapping's w_avg update, which
+  the plain interface cannot express; one call makes one update).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -80,11 +85,22 @@ def has_mapping_network(model: keras.Model) -> bool:
     return callable(getattr(model, "mapping", None)) and callable(getattr(model, "synthesis", None))
 
 
+def mapping_mixes(model: keras.Model) -> bool:
+    """Whether `model.mapping` takes `style_mixing` (mixes the styles itself, as G's call)."""
+    mapping = model.mapping
+    try:
+        parameters = inspect.signature(getattr(mapping, "call", mapping)).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return False
+    return "style_mixing" in parameters
+
+
 class PathLength(Regularizer):
     """`weight`: pl_weight (2); `interval`: G_reg_interval (4; 1 = in every G update);
     `decay`: pl_decay of the running mean (0.01); `batch_shrink`: pl_batch_shrink (2);
-    `style_mixing_prob`: the mixing probability of the PL batch's styles, null = the
-    generator's own `style_mixing_prob` attribute (0 when it has none), so G's phases agree.
+    `style_mixing_prob`: null = G's own mixing (a mapping taking `style_mixing`, else the
+    generator's `style_mixing_prob` attribute, 0 when it has none), so G's phases agree; a
+    number: mix here with that probability, one cutoff per example (0 = no mixing).
     """
 
     extra_metrics = ("pl_mean",)
@@ -114,6 +130,7 @@ class PathLength(Regularizer):
         self.decay = float(decay)
         self.batch_shrink = int(batch_shrink)
         self.style_mixing_prob = style_mixing_prob
+        self.own_mixing = False  # set by build: the generator's mapping mixes
 
     def build(self, state) -> None:
         generator = state.generator
@@ -122,7 +139,10 @@ class PathLength(Regularizer):
                 f"regularizer.{self.key} needs a generator with a mapping network "
                 f"(generator=stylegan2); {generator.name} has no mapping/synthesis methods."
             )
-        if self.style_mixing_prob is None:
+        # G's own mixing (the reference's run_G) when its mapping offers it and no
+        # probability is set here; else the mixing below, with this probability.
+        self.own_mixing = self.style_mixing_prob is None and mapping_mixes(generator)
+        if self.style_mixing_prob is None and not self.own_mixing:
             self.style_mixing_prob = float(getattr(generator, "style_mixing_prob", 0.0))
         self.add_state("pl_mean", 0.0)
 
@@ -133,6 +153,8 @@ class PathLength(Regularizer):
         labels = None
         if int(getattr(model, "num_classes", 0) or 0) > 0:
             labels = ctx.fake_labels[::shrink]
+        if self.own_mixing:
+            return model.mapping(z, labels, training=True, style_mixing=True)
         if not self.style_mixing_prob:
             return model.mapping(z, labels, training=True)
         others = ctx.normal((model.latent_dim,), self.stream("mixing_z"))[::shrink]

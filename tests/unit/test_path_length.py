@@ -236,6 +236,28 @@ def test_a_generator_without_mapping_network_is_a_config_error() -> None:
         _built(dcgan_like)
 
 
+class SelfMixingGenerator(FakeGenerator):
+    """A mapping that mixes itself when asked (as generator=stylegan2's)."""
+
+    def mapping(self, z, labels=None, training=False, style_mixing=False):
+        self.mixing_flags.append(style_mixing)
+        return super().mapping(z, labels, training)
+
+
+def test_a_self_mixing_mapping_mixes_by_default() -> None:
+    gen = SelfMixingGenerator(nonlinear=True)
+    gen.mixing_flags = []
+    own = _built(gen)
+    assert own.own_mixing
+    own(_context(gen, Draws()))
+    assert gen.mixing_flags == [True] and gen.mapping_calls[0][0].shape == (BATCH // 2, LATENT)
+    # A probability set here overrides it: the regularizer mixes, the mapping does not.
+    here = _built(gen, style_mixing_prob=0.5)
+    assert not here.own_mixing
+    here(_context(gen, Draws()))
+    assert gen.mixing_flags == [True, False] and gen.mapping_calls[1][0].shape == (BATCH, LATENT)
+
+
 def test_the_generators_mixing_probability_is_the_default() -> None:
     gen = FakeGenerator(nonlinear=False)
     assert _built(gen).style_mixing_prob == 0.0  # it declares none
