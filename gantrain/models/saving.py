@@ -26,10 +26,13 @@ import keras
 
 # Importing the layer modules registers their classes for deserialization.
 import gantrain.models.biggan_layers
+import gantrain.models.discriminators.stylegan2
+import gantrain.models.generators.stylegan2
 import gantrain.models.global_batch
 import gantrain.models.layers
 import gantrain.models.r3gan_blocks
-import gantrain.models.resample  # noqa: F401
+import gantrain.models.resample
+import gantrain.models.stylegan2_layers  # noqa: F401
 from gantrain.atomic import atomic_path
 from gantrain.errors import CheckpointError, ConfigError
 
