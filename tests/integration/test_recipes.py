@@ -29,6 +29,12 @@ TINY_GENERATOR = {
         "generator.cardinalities=[2,2,2]",
         "generator.latent_dim=8",
     ],
+    "build_stylegan2_generator": [
+        "generator.latent_dim=8",
+        "generator.w_dim=8",
+        "generator.channel_base=64",
+        "generator.channel_max=8",
+    ],
 }
 TINY_DISCRIMINATOR = {
     "build_dcgan_discriminator": lambda n: f"discriminator.widths=[{','.join(['8'] * n)}]",
@@ -39,6 +45,9 @@ TINY_DISCRIMINATOR = {
     "build_r3gan_discriminator": lambda n: (
         f"discriminator.widths=[{','.join(['8'] * n)}] "
         f"discriminator.cardinalities=[{','.join(['2'] * n)}]"
+    ),
+    "build_stylegan2_discriminator": lambda n: (
+        "discriminator.channel_base=64 discriminator.channel_max=8"
     ),
 }
 TINY_TRAINER = [
