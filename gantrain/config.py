@@ -104,6 +104,9 @@ class TrainerConfig:
     fused_d_pass: bool
     # Clip each update's gradients to this global norm; 0 = off.
     clip_grad_norm: float
+    # A model with lazy regularization phases (interval k > 1) gets StyleGAN2's optimizer
+    # adjustment: lr * c and betas ** c, c = k / (k + 1) (gantrain/training/build.py).
+    lazy_adjust: bool
     # EMA of the generator's weights (samples and evaluation use it); 0 = off. Before
     # ema_start steps the EMA is a copy of the generator.
     ema_decay: float

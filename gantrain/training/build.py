@@ -9,7 +9,8 @@ from gantrain.config import RunConfig, TrainerConfig, build
 from gantrain.data.base import DatasetSpec
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
-from gantrain.regularizers import build_regularizers
+from gantrain.optim import adjust_for_lazy_phases, lazy_ratio
+from gantrain.regularizers import Regularizer, build_regularizers, lazy_interval
 from gantrain.training.ema import EmaRate
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
@@ -76,6 +77,31 @@ def build_loss(run: RunConfig) -> AdversarialLoss:
     return loss
 
 
+def build_optimizer(
+    run: RunConfig, model: str, regularizers: list[Regularizer], clock: tf.Variable
+) -> keras.optimizers.Optimizer:
+    """`model`'s optimizer (optimizer.<model>: "generator" or "discriminator"), loss-scaled
+    under mixed precision (`with_loss_scaling`).
+
+    Lazy phases share their model's optimizer: with trainer.lazy_adjust, a model with lazy
+    regularizers gets StyleGAN2's adjustment, lr * c and betas ** c with c = k / (k + 1)
+    (gantrain/optim.py `adjust_for_lazy_phases`, `lazy_ratio`).
+    """
+    where = f"optimizer.{model}"
+    node = run.optimizer_generator if model == "generator" else run.optimizer_discriminator
+    optimizer = build(node, where, total_steps=run.trainer.max_steps, clock=clock)
+    if run.trainer.lazy_adjust and lazy_interval(regularizers, model):
+        intervals = {r.interval for r in regularizers if r.applies_to == model and r.interval > 1}
+        try:
+            adjust_for_lazy_phases(optimizer, lazy_ratio(sorted(intervals)))
+        except TypeError as error:
+            raise ConfigError(
+                f"trainer.lazy_adjust=true: {where}: {error}; set trainer.lazy_adjust=false "
+                "to keep its settings as configured."
+            ) from error
+    return with_loss_scaling(optimizer, run.trainer.precision)
+
+
 def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     """The full training state. Call inside `strategy.scope()` and the run's precision policy.
 
@@ -87,32 +113,14 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
     check_float32_outputs(generator, "generator")
     check_float32_outputs(discriminator, "discriminator")
     check_conditioning_pair(run, generator, discriminator)
-    precision, total_steps = run.trainer.precision, run.trainer.max_steps
+    total_steps = run.trainer.max_steps
     step = new_step_counter()  # the clock of every schedule (gantrain/schedules.py)
     regularizers = build_regularizers(run.regularizers, total_steps=total_steps, clock=step)
-    # Lazy phases share their model's optimizer; an adjustment of its lr / betas for them
-    # (StyleGAN2's c = k / (k + 1)) goes here, from `lazy_interval(regularizers, model)`.
     return GANState(
         generator=generator,
         discriminator=discriminator,
-        g_optimizer=with_loss_scaling(
-            build(
-                run.optimizer_generator,
-                "optimizer.generator",
-                total_steps=total_steps,
-                clock=step,
-            ),
-            precision,
-        ),
-        d_optimizer=with_loss_scaling(
-            build(
-                run.optimizer_discriminator,
-                "optimizer.discriminator",
-                total_steps=total_steps,
-                clock=step,
-            ),
-            precision,
-        ),
+        g_optimizer=build_optimizer(run, "generator", regularizers, step),
+        d_optimizer=build_optimizer(run, "discriminator", regularizers, step),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
         generator_ema=build_generator(run, spec) if ema_on(run.trainer) else None,
