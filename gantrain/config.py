@@ -118,8 +118,16 @@ class TrainerConfig:
     ema_rampup: float
     ema_schedule: str
     ema_final_kimg: float | None
-    # DiffAugment policy applied to every image D sees: any of color, translation, cutout.
+    # Augmentation of every image D sees (gantrain/training/augmentation.py): DiffAugment
+    # policies (color, translation, cutout) or StyleGAN2-ADA's [bgc]; its probability p
+    # (null: the pipeline's default), p's schedule, and ADA's adaptive controller.
     augment: list[str]
+    augment_p: float | None
+    augment_p_schedule: str
+    augment_p_final: float | None
+    ada_target: float | None
+    ada_interval: int
+    ada_kimg: float
 
     def _check_ema_half_life(self) -> None:
         final = self.ema_final_kimg
@@ -191,6 +199,22 @@ class TrainerConfig:
                 "0.999 or 0.9999 are usual)."
             )
         self._check_ema_half_life()
+        for key in ("augment_p", "augment_p_final"):
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"trainer.{key}={value}: a probability, must be in [0, 1].")
+        if self.augment_p_schedule not in ("constant", "linear", "cosine"):
+            raise ConfigError(
+                f"trainer.augment_p_schedule={self.augment_p_schedule!r}: choose constant, "
+                "linear or cosine."
+            )
+        if self.ada_target is not None and not 0.0 < self.ada_target < 1.0:
+            raise ConfigError(
+                f"trainer.ada_target={self.ada_target}: must be in (0, 1) (StyleGAN2-ADA: 0.6)."
+            )
+        _require_positive("trainer", ada_interval=self.ada_interval)
+        if not 0 < self.ada_kimg < float("inf"):
+            raise ConfigError(f"trainer.ada_kimg={self.ada_kimg}: must be a finite number > 0.")
         # trainer.augment's policy names are checked by training (trainer.py check_run), which
         # knows them: this module stays below training/.
         if self.standing_stats < 0:

@@ -79,6 +79,16 @@ TABLE: dict[str, tuple[str, str]] = {
         "steps x batch size per second of train-call wall time over the last log interval "
         "(callbacks excluded; the first interval includes tracing)",
     ),
+    "aug_p": (
+        "aug/p",
+        "the augmentation probability used at this step (trainer.augment_p, its schedule, or "
+        "ADA's adapted p)",
+    ),
+    "aug_rt": (
+        "aug/rt",
+        "ADA's overfitting heuristic r_t = E[sign D(x)] over the last adjustment interval; p "
+        "rises while it is above trainer.ada_target",
+    ),
     "epoch": ("progress/epoch", "passes over the training set so far"),
     "kimg": ("progress/kimg", "thousands of real images D has seen so far (trainer.max_kimg)"),
     "skipped_updates": (

@@ -11,6 +11,7 @@ from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss
 from gantrain.optim import adjust_for_lazy_phases, lazy_ratio
 from gantrain.regularizers import Regularizer, build_regularizers, lazy_interval
+from gantrain.training.augmentation import build_augmentation
 from gantrain.training.ema import EmaRate
 from gantrain.training.precision import check_float32_outputs, with_loss_scaling
 from gantrain.training.sampling import Sampler
@@ -126,6 +127,7 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
         generator_ema=build_generator(run, spec) if ema_on(run.trainer) else None,
         regularizers=regularizers,
         step=step,
+        augmentation=build_augmentation(run.trainer, clock=step),
     )
 
 
@@ -175,7 +177,7 @@ def build_train_step(
         steps_per_loop=trainer.steps_per_loop,
         n_critic=trainer.n_critic,
         clip_norm=trainer.clip_grad_norm,
-        augment=trainer.augment,
+        augment=state.augmentation,
         ema_rate=build_ema_rate(trainer, batch_size, state.step),
         jit_compile=trainer.jit_compile,
         update=trainer.update,

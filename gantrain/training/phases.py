@@ -28,7 +28,7 @@ import tensorflow as tf
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms, classification
 from gantrain.regularizers.base import MODELS, Regularizer, RegularizerContext
-from gantrain.training.augment import NUM_UNIFORMS, diff_augment
+from gantrain.training.augmentation import Augmentation
 from gantrain.training.state import GANState
 
 Batch = dict[str, tf.Tensor]
@@ -124,14 +124,17 @@ class PhaseLosses:
         *,
         global_batch_size: int,
         slots_per_step: int,
-        augment: Sequence[str] = (),
+        augment: Sequence[str] | Augmentation = (),
         fused_d_pass: bool = False,
     ) -> None:
         self.state = state
         self.loss = loss
         self.global_batch_size = global_batch_size
         self.slots_per_step = slots_per_step
-        self.augment = tuple(augment)
+        # A policy alone is DiffAugment at p = 1; the state's Augmentation holds p and ADA.
+        self.augmentation = (
+            augment if isinstance(augment, Augmentation) else Augmentation(tuple(augment))
+        )
         self.fused_d_pass = fused_d_pass
         coupled = batch_coupled_layers(state.discriminator) if fused_d_pass else []
         if coupled:
@@ -204,15 +207,22 @@ class PhaseLosses:
     def discriminate(
         self, images: tf.Tensor, labels: tf.Tensor | None, slot: int, stream: int
     ) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """(logits (B, 1), class logits (B, K) or None) of D on DiffAugmented images."""
-        if self.augment:
-            uniforms = self.draw(slot, "uniform", (NUM_UNIFORMS,), stream)
-            images = diff_augment(images, self.augment, uniforms)
+        """(logits (B, 1), class logits (B, K) or None) of D on augmented images."""
+        images = self.augment(images, slot, stream)
         inputs = [images, labels] if self.d_takes_labels else images
         outputs = self.state.discriminator(inputs, training=True)
         if self.d_classifies:
             return outputs[0], outputs[1]
         return outputs, None
+
+    def augment(self, images: tf.Tensor, slot: int, stream: int) -> tf.Tensor:
+        """`images` as D sees them: the run's augmentation with the (slot, stream) draws."""
+        return self.augmentation(
+            images,
+            lambda kind, shape, offset: self.draw(slot, kind, shape, offset),
+            stream,
+            self.state.step,
+        )
 
     def discriminate_pair(
         self, batch: Batch, fake: tf.Tensor, fake_labels: tf.Tensor | None, slot: int
@@ -230,13 +240,8 @@ class PhaseLosses:
                 self.discriminate(real, real_labels, slot, _AUGMENT_REAL),
                 self.discriminate(fake, fake_labels, slot, _AUGMENT_FAKE),
             )
-        if self.augment:
-            real = diff_augment(
-                real, self.augment, self.draw(slot, "uniform", (NUM_UNIFORMS,), _AUGMENT_REAL)
-            )
-            fake = diff_augment(
-                fake, self.augment, self.draw(slot, "uniform", (NUM_UNIFORMS,), _AUGMENT_FAKE)
-            )
+        real = self.augment(real, slot, _AUGMENT_REAL)
+        fake = self.augment(fake, slot, _AUGMENT_FAKE)
         images = tf.concat([real, tf.cast(fake, real.dtype)], axis=0)
         inputs = images
         if self.d_takes_labels:
@@ -339,6 +344,7 @@ class PhaseLosses:
         """D's loss from its outputs on the real batch and on `fake` (no gradient to G)."""
         (real_logits, real_classes), (fake_logits, fake_classes) = real_out, fake_out
         real_labels = batch["label"]
+        self.augmentation.observe_real(real_logits)  # ADA's sign(D(x)) statistic
         terms = self.loss.discriminator(real_logits, fake_logits)
         total, parts = terms.loss, dict(terms.parts)
         if real_classes is not None:

@@ -60,7 +60,8 @@ class GANState:
     (`optimizer.build(model.trainable_variables)`): Keras 3 creates slot variables lazily,
     which breaks restores and MirroredStrategy otherwise (keras#19321).
 
-    `regularizers` (gantrain/regularizers/) are built here and their state checkpointed.
+    `regularizers` (gantrain/regularizers/) are built here and their state checkpointed, as
+    is an `augmentation`'s (ADA's adaptive p).
     `step` is the counter the optimizers' schedules read (`new_step_counter`; a new one when
     no optimizer has a schedule).
     `generator_ema` (None unless EMA is on) is a twin of the generator holding the moving
@@ -82,6 +83,7 @@ class GANState:
         generator_ema: keras.Model | None = None,
         regularizers: Sequence[Regularizer] = (),
         step: tf.Variable | None = None,
+        augmentation: tf.Module | None = None,
     ) -> None:
         self.generator = generator
         self.generator_ema = generator_ema
@@ -118,6 +120,8 @@ class GANState:
         self.regularizers = tuple(regularizers)
         for regularizer in self.regularizers:
             regularizer.build(self)
+        # gantrain/training/augmentation.py: ADA's p and controller statistics, if adaptive.
+        self.augmentation = augmentation
         # Updates not applied because their loss was NaN/inf, and the last step that had one
         # (gantrain/training/nonfinite.py). Replicas decide together, so count once.
         self.skipped_updates = tf.Variable(
@@ -141,6 +145,8 @@ class GANState:
         stateful = {r.key: r for r in self.regularizers if r.variables}
         if stateful:  # absent otherwise: checkpoints of runs without any stay as they were
             extra["regularizers"] = stateful
+        if self.augmentation is not None and self.augmentation.variables:
+            extra["augmentation"] = self.augmentation
         return tf.train.Checkpoint(
             **extra,
             generator=self.generator,

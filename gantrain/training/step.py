@@ -19,6 +19,7 @@ import tensorflow as tf
 from gantrain.errors import ConfigError
 from gantrain.losses.adversarial import AdversarialLoss, LossTerms
 from gantrain.training import precision
+from gantrain.training.augmentation import Augmentation
 from gantrain.training.ema import EmaRate, update_ema
 from gantrain.training.nonfinite import apply_if_finite
 from gantrain.training.phases import Phase, PhaseLosses, build_phases, slots_per_step
@@ -57,7 +58,7 @@ class TrainStep:
         steps_per_loop: int,
         n_critic: int = 1,
         clip_norm: float = 0.0,
-        augment: Sequence[str] = (),
+        augment: Sequence[str] | Augmentation = (),
         ema_decay: float = 0.0,
         ema_start: int = 0,
         ema_rate: EmaRate | None = None,
@@ -87,6 +88,7 @@ class TrainStep:
         )
         self.phases = build_phases(state, losses, n_critic=n_critic)
         self.losses = losses
+        self.augmentation = losses.augmentation
         self.simultaneous = _check_update(update, self.phases, n_critic)
         self.jit_compile = jit_compile
         # Under XLA on one replica the NaN guard restores instead of branching (nonfinite.py).
@@ -132,6 +134,8 @@ class TrainStep:
                 metrics.update(self._run_phase(phase, iterator, first_batch))
         # Cross-replica context: one assignment updates every replica's copy.
         self.state.step.assign_add(1)
+        self.augmentation.after_step(self.state.step, self.global_batch_size)
+        metrics.update(self.augmentation.metrics(self.state.step - 1))
         if self.ema:
             state = self.state
             update_ema(

@@ -37,7 +37,7 @@ from gantrain.logging import tags
 from gantrain.logging.hparams import hydra_context, run_hparams
 from gantrain.logging.stats import drop_records_after, repair_torn_tail
 from gantrain.logging.tensorboard import TensorBoardWriter
-from gantrain.training.augment import check_policy
+from gantrain.training.augmentation import check_augment
 from gantrain.training.build import build_sampler, build_state, build_train_step
 from gantrain.training.callbacks import (
     Checkpointer,
@@ -57,7 +57,7 @@ log = logging.getLogger("gantrain")
 def check_run(run: RunConfig) -> None:
     """Checks of settings that only training code knows (config.py stays below training/):
     called before anything is built, so a typo fails at startup."""
-    check_policy(run.trainer.augment)
+    check_augment(run.trainer.augment)
 
 
 def _git_commit() -> str | None:

@@ -27,6 +27,7 @@ TINY_GENERATOR = {
     "build_r3gan_generator": [
         "generator.widths=[8,8,8]",
         "generator.cardinalities=[2,2,2]",
+        "generator.blocks=[1,1,1]",
         "generator.latent_dim=8",
     ],
     "build_stylegan2_generator": [
@@ -44,7 +45,8 @@ TINY_DISCRIMINATOR = {
     "build_biggan_discriminator": lambda n: "discriminator.channels=8",
     "build_r3gan_discriminator": lambda n: (
         f"discriminator.widths=[{','.join(['8'] * n)}] "
-        f"discriminator.cardinalities=[{','.join(['2'] * n)}]"
+        f"discriminator.cardinalities=[{','.join(['2'] * n)}] "
+        f"discriminator.blocks=[{','.join(['1'] * n)}]"
     ),
     "build_stylegan2_discriminator": lambda n: (
         "discriminator.channel_base=64 discriminator.channel_max=8"

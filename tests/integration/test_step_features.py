@@ -155,23 +155,50 @@ def test_sample_grid_of_a_conditional_model_has_a_row_per_class(tiny_overrides) 
     )
 
 
+# StyleGAN2-ADA's adaptive p: adjusted after every step here, fast enough to move in 4 steps;
+# p and the controller's accumulators must resume exactly (the reference's p restarts at 0).
+ADA = [
+    "trainer.augment=[bgc]",
+    "trainer.ada_target=0.6",
+    "trainer.ada_interval=1",
+    "trainer.ada_kimg=0.1",
+    "trainer.augment_p=0.5",  # start mid-way, so p moves whichever side of target D is
+]
+
+
 @pytest.mark.slow
-def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -> None:
+@pytest.mark.parametrize("augmentation", ["diffaugment", "ada"])
+def test_resume_is_exact_with_every_feature_on(
+    tiny_overrides, tmp_path: Path, augmentation: str
+) -> None:
     features = [
         *tiny_overrides,
         *CONDITIONAL,
         "trainer.n_critic=2",
-        "trainer.ema_decay=0.9",
-        "trainer.ema_start=0",  # average from the first step (the default waits 1,000)
+        # EMA by a half-life on a schedule (R3GAN's form), from the first step.
+        "trainer.ema_decay=0",
+        "trainer.ema_kimg=0.01",
+        "trainer.ema_schedule=linear",
+        "trainer.ema_final_kimg=0.05",
+        "trainer.ema_start=0",
         "trainer.augment=[color,translation,cutout]",
-        "regularizer=[r1]",
+        "trainer.augment_p=0.3",
+        "trainer.augment_p_schedule=linear",
+        "trainer.augment_p_final=0.9",
+        "regularizer=[r1,lecam]",  # LeCam's EMA anchors are checkpointed state
         "regularizer.r1.gamma=1.0",
         "regularizer.r1.interval=2",
+        "regularizer.r1.schedule=cosine",
+        "regularizer.r1.final_gamma=0.1",
         "optimizer.generator.schedule=linear",
+        "optimizer.discriminator.beta_2_schedule=cosine",
+        "optimizer.discriminator.final_beta_2=0.9",
         "trainer.log_every=1",
         "trainer.sample_every=2",
         "trainer.checkpoint_every=2",
     ]
+    if augmentation == "ada":  # the ADA pipeline instead of DiffAugment with a p schedule
+        features = [f for f in features if not f.startswith("trainer.augment")] + ADA
 
     def run(run_dir: Path) -> None:
         train(
@@ -189,7 +216,7 @@ def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -
     )
     run(resumed_dir)
     assert read_jsonl(resumed_dir / "run_info.jsonl")[-1]["resumed_from"].endswith("ckpt-2")
-    keys = ("d_loss", "g_loss", "d_real", "d_fake", "lr_generator")
+    keys = ("d_loss", "g_loss", "d_real", "d_fake", "d_lecam", "d_r1", "aug_p", "lr_generator")
     straight, resumed = (
         {r["step"]: [r[k] for k in keys] for r in read_jsonl(tmp_path / d / "stats.jsonl")}
         for d in ("straight", "resumed")
@@ -198,6 +225,11 @@ def test_resume_is_exact_with_every_feature_on(tiny_overrides, tmp_path: Path) -
     for step in range(1, 5):
         np.testing.assert_allclose(resumed[step], straight[step], rtol=1e-5, err_msg=f"step {step}")
     assert resumed[4][-1] < resumed[1][-1]  # the linear schedule decays
+    assert resumed[4][-2] != resumed[1][-2]  # p moves: its schedule, or ADA's controller
+    if augmentation == "ada":
+        straight_rt = [r["aug_rt"] for r in read_jsonl(tmp_path / "straight" / "stats.jsonl")]
+        resumed_rt = [r["aug_rt"] for r in read_jsonl(resumed_dir / "stats.jsonl")]
+        assert resumed_rt[-2:] == straight_rt[-2:]
 
     # The EMA generator is checkpointed, and sampling uses it rather than the raw generator.
     sampler, spec, prefix = load_sampler(str(resumed_dir))

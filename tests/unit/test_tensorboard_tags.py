@@ -51,7 +51,7 @@ def test_every_table_tag_is_unique_and_grouped() -> None:
     table_tags = [t for t, _ in tags.TABLE.values()]
     assert len(set(table_tags)) == len(table_tags)
     groups = {t.split("/")[0] for t in table_tags}
-    assert groups <= {"loss", "D", "reg", "lr", "speed", "progress", "health"}
+    assert groups <= {"loss", "D", "reg", "lr", "aug", "speed", "progress", "health"}
 
 
 def test_writer_uses_tags_and_descriptions(tmp_path: Path) -> None:
