@@ -147,3 +147,34 @@ def test_path_length_counts_the_same_under_two_replicas(tiny_overrides) -> None:
     assert mean2 == pytest.approx(mean1, rel=1e-5) and mean1 > 0
     for a, b in zip(w2, w1, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_stylegan2_trains_with_lazy_r1_and_path_length(tiny_cifar10) -> None:
+    """generator=stylegan2's own mapping mixes the PL batch's styles (its mapping takes
+    style_mixing); both lazy phases run and G's adjusted Adam updates through the PL term."""
+    tiny = ["generator.latent_dim=8", "generator.w_dim=8", "generator.channel_base=64",
+            "generator.channel_max=8", "discriminator.channel_base=64",
+            "discriminator.channel_max=8", "trainer.batch_size=4"]  # fmt: skip
+    run = load_run_config(
+        compose_config(
+            overrides=[
+                "generator=stylegan2",
+                "discriminator=stylegan2",
+                "dataset=cifar10",
+                f"dataset.path={tiny_cifar10[0]}",
+                *tiny,
+                *LAZY_BOTH,
+            ]
+        )
+    )
+    data = run.dataset.load()
+    state = build_state(run, data.spec)
+    [pl] = [r for r in state.regularizers if r.key == "path_length"]
+    assert pl.own_mixing and pl.style_mixing_prob is None
+    step = build_train_step(run, state, tf.distribute.get_strategy(), 4)
+    assert [p.name for p in step.phases][-1] == "generator_regularization"
+    iterator = iter(train_dataset(data, batch_size=4, seed=0))
+    records = [{k: float(v) for k, v in step(iterator, 1).items()} for _ in range(2)]
+    assert all(np.isfinite(v) for r in records for v in r.values())
+    assert records[0]["g_path_length"] > 0 and float(pl.pl_mean.numpy()) > 0
+    assert int(state.g_optimizer.iterations.numpy()) == 2 + 1
