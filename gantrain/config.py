@@ -439,6 +439,42 @@ _REGULARIZER_ARGS = _OPTIMIZER_ARGS
 _LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
 
 
+# Trainer keys added after run dirs were first written, with the values that train exactly as
+# those runs did (lazy_adjust: false, the optimizer as configured; the rest are the shipped
+# defaults). A run dir's config lacking them still loads for `sample`, `export` and `eval`.
+_LEGACY_TRAINER_VALUES: dict[str, Any] = {
+    "update": "alternating",
+    "fused_d_pass": False,
+    "ema_kimg": 0.0,
+    "ema_rampup": 0.0,
+    "ema_schedule": "constant",
+    "ema_final_kimg": None,
+    "augment_p": None,
+    "augment_p_schedule": "constant",
+    "augment_p_final": None,
+    "ada_target": None,
+    "ada_interval": 4,
+    "ada_kimg": 500.0,
+    "lazy_adjust": False,
+}
+
+
+def upgrade_legacy_trainer(cfg: DictConfig) -> DictConfig:
+    """`cfg` with the trainer keys an older run dir's config lacks, set to the values it
+    trained with (`_LEGACY_TRAINER_VALUES`); other configs are returned as they are."""
+    trainer = cfg.get("trainer")
+    if not isinstance(trainer, DictConfig):
+        return cfg
+    missing = {k: v for k, v in _LEGACY_TRAINER_VALUES.items() if k not in trainer}
+    if not missing:
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key, value in missing.items():
+            cfg.trainer[key] = value
+    return cfg
+
+
 def upgrade_legacy_penalties(cfg: DictConfig) -> DictConfig:
     """A config whose loss node holds `gp_weight` / `r1_gamma` / `penalty_interval` (run
     dirs trained before penalties became the `regularizer` group) in today's shape, so
@@ -495,7 +531,7 @@ def load_run_config(cfg: DictConfig) -> RunConfig:
     from gantrain.data.base import DatasetSource
     from gantrain.distribute import StrategySpec
 
-    cfg = upgrade_legacy_penalties(cfg)
+    cfg = upgrade_legacy_trainer(upgrade_legacy_penalties(cfg))
 
     for group in ("trainer", "logging", "dataset", "strategy", "generator", "discriminator"):
         if group not in cfg or cfg[group] is None:

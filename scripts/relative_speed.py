@@ -6,6 +6,9 @@ budget a run (e.g. how many steps ten unloaded minutes give):
 
     python scripts/relative_speed.py experiment=cgan_mnist
     python scripts/relative_speed.py experiment=sngan_cifar10 dataset.path=cifar-10-python.tar.gz
+
+`--baseline "OVERRIDES"` compares against another config instead of the default DCGAN (e.g.
+BigGAN's step against SN-GAN's at the same batch size, as the README's zoo table does).
 """
 
 from __future__ import annotations
@@ -29,11 +32,17 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per side")
     parser.add_argument("--blocks", type=int, default=6, help="alternating timed blocks")
     parser.add_argument("--steps-per-block", type=int, default=10)
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="Hydra overrides of the baseline, as one string (default: the default DCGAN)",
+    )
     parser.add_argument("overrides", nargs="+", help="Hydra overrides of the compared config")
     args = parser.parse_args()
 
     sides = {}
-    for name, overrides in (("default dcgan", []), ("config", args.overrides)):
+    baseline = args.baseline.split()
+    for name, overrides in (("baseline", baseline), ("config", args.overrides)):
         with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
             run = load_run_config(compose("train", overrides))
         data = run.dataset.load()
@@ -51,7 +60,8 @@ def main() -> int:
         "overrides": args.overrides,
         "steps_per_sec": steps_per_sec,
         "batch_size": {name: batch for name, (_, batch) in sides.items()},
-        "ratio_steps_per_sec": steps_per_sec["config"] / steps_per_sec["default dcgan"],
+        "baseline": baseline or "default dcgan",
+        "ratio_steps_per_sec": steps_per_sec["config"] / steps_per_sec["baseline"],
     }
     print(json.dumps(report, indent=2))
     return 0

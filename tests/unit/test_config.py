@@ -130,3 +130,19 @@ def test_nan_or_infinite_hyperparameters_are_rejected_naming_the_key(override: s
         f"{key}={value.lstrip('+')}: must be a finite number (NaN and infinity are not valid "
         "values)."
     )
+
+
+def test_a_run_dir_config_from_before_newer_trainer_keys_still_loads() -> None:
+    from omegaconf import open_dict
+
+    from gantrain.config import _LEGACY_TRAINER_VALUES
+
+    cfg = compose_config(overrides=["regularizer=[r1]", "regularizer.r1.interval=16"])
+    with open_dict(cfg):
+        for key in _LEGACY_TRAINER_VALUES:
+            del cfg.trainer[key]
+    run = load_run_config(cfg)
+    # Trained as it was: no lazy-phase optimizer adjustment, alternating updates, plain EMA.
+    assert run.trainer.lazy_adjust is False and run.trainer.update == "alternating"
+    assert run.trainer.ema_kimg == 0 and run.trainer.augment_p is None
+    assert load_run_config(compose_config()).trainer.lazy_adjust is True  # today's default
