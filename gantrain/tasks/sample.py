@@ -3,12 +3,14 @@
 Output by the path's suffix: `.npz` arrays, `.png` one picture (grid or strip), `.gif` an
 animation (interpolations), anything else a folder of one PNG per image. Latents and labels
 come from gantrain.generation; images from the run's sampling generator (EMA weights when the
-checkpoint has them, standing batch-norm statistics as the training grids).
+checkpoint has them, standing batch-norm statistics as the training grids), truncated in w
+with `truncation_psi`/`truncation_cutoff` for generators with a mapping network (StyleGAN2).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,9 @@ from gantrain.errors import ConfigError, writing
 from gantrain.tasks.common import CONFIG_PATH, HYDRA_VERSION_BASE, user_errors
 
 if TYPE_CHECKING:
+    import keras
+
+    from gantrain.config import RunConfig
     from gantrain.data.base import DatasetSpec
     from gantrain.training.sampling import Sampler
 
@@ -51,31 +56,83 @@ def has_ema(prefix: str) -> bool:
     return any(name.startswith(f"{EMA_KEY}/") for name in names)
 
 
+def truncation_setting(cfg: DictConfig) -> tuple[float, int | None]:
+    """(psi, cutoff) from a command's `truncation_psi` / `truncation_cutoff` keys, checked.
+
+    Any finite psi is accepted, as the reference's generate.py and MappingNetwork do (psi > 1
+    exaggerates, psi < 0 mirrors through w_avg); cutoff is a count of leading ws, or null.
+    """
+    psi, cutoff = cfg.truncation_psi, cfg.truncation_cutoff
+    if isinstance(psi, bool) or not isinstance(psi, int | float) or not math.isfinite(psi):
+        raise ConfigError(
+            f"truncation_psi={psi}: must be a finite number (1 = no truncation; 0.5 to 0.7 "
+            "are usual)."
+        )
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int)):
+        raise ConfigError(f"truncation_cutoff={cutoff}: must be a whole number >= 1, or null.")
+    if cutoff is not None and cutoff < 1:
+        raise ConfigError(
+            f"truncation_cutoff={cutoff}: must be >= 1 (how many of the first ws to truncate), "
+            "or null for all of them."
+        )
+    return float(psi), cutoff
+
+
 def load_sampler(
-    run_dir: str, checkpoint: str | None = None, *, ema: bool = True
+    run_dir: str,
+    checkpoint: str | None = None,
+    *,
+    ema: bool = True,
+    truncation: tuple[float, int | None] | None = None,
 ) -> tuple[Sampler, DatasetSpec, str]:
     """(sampler, spec, checkpoint prefix) for a run's latest or given checkpoint.
 
     ema=True draws from the EMA generator's weights when the checkpoint has them (they give
     better samples than the raw weights); ema=False, or a run trained without EMA, from the
     generator itself.
+
+    truncation=(psi, cutoff) sets the truncation of the sampler's private copy (StyleGAN2's
+    mapping network; psi 1 = off, whatever the run's generator.truncation_psi); a psi other
+    than 1 for a generator without a mapping network is a ConfigError. None leaves the copy
+    as the checkpointed generator is.
     """
     import tensorflow as tf
 
     from gantrain.checkpointing import find_checkpoint, restore_into
     from gantrain.config import load_run_config
     from gantrain.training.build import build_generator, build_sampler
+    from gantrain.training.sampling import truncation_mapping
 
     prefix = find_checkpoint(checkpoint or run_dir)
     run = load_run_config(trained_config(Path(run_dir), prefix))
     spec = run.dataset.spec()
     generator = build_generator(run, spec)
+    _check_truncatable(run, generator, truncation)
     key = EMA_KEY if ema and has_ema(prefix) else "generator"
     restore_into(tf.train.Checkpoint(**{key: generator}), prefix, complete=False)
     log.debug("sampling %s weights of %s", key, prefix)
     sampler = build_sampler(run, spec, generator)
     sampler.refresh()
+    if truncation is not None and truncation_mapping(sampler.model) is not None:
+        sampler.set_truncation(*truncation)
     return sampler, spec, prefix
+
+
+def _check_truncatable(
+    run: RunConfig, generator: keras.Model, truncation: tuple[float, int | None] | None
+) -> None:
+    """One-line ConfigError when truncation is asked of a generator that cannot truncate."""
+    from gantrain.training.sampling import truncation_mapping
+
+    if truncation is None or truncation[0] == 1.0 or truncation_mapping(generator) is not None:
+        return  # psi 1 truncates nothing, so any generator takes it (a cutoff has no effect)
+    from gantrain.logging.hparams import choices_from_targets
+
+    name = choices_from_targets({"generator": run.raw.generator}).get("generator", "?")
+    raise ConfigError(
+        f"truncation_psi={truncation[0]:g}: generator={name} has no mapping network to "
+        "truncate; truncation needs generator=stylegan2"
+    )
 
 
 @dataclass
@@ -159,9 +216,19 @@ def _outputs(output: Path, *, grid: bool) -> list[Path]:
 
 
 def write(
-    output: Path, images: np.ndarray, drawn: Plan, *, grid: bool, frame_ms: int
+    output: Path,
+    images: np.ndarray,
+    drawn: Plan,
+    *,
+    grid: bool,
+    frame_ms: int,
+    truncation: dict[str, float | int | None] | None = None,
 ) -> list[Path]:
-    """Write images float32 (N, H, W, C) in [-1, 1] as `output` asks; returns the files."""
+    """Write images float32 (N, H, W, C) in [-1, 1] as `output` asks; returns the files.
+
+    `truncation` ({"psi", "cutoff"}, Sampler.truncation_used) goes into an .npz as the scalars
+    `truncation_psi` and, when not null, `truncation_cutoff`, so `eval images=` can record it.
+    """
     from gantrain.logging.images import make_grid, save_gif, save_png, to_uint8
 
     latents, labels = drawn.latents, drawn.labels
@@ -173,6 +240,10 @@ def write(
 
         output.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if labels is None else {"labels": labels}
+        if truncation is not None:
+            extra["truncation_psi"] = np.float32(truncation["psi"])
+            if truncation["cutoff"] is not None:
+                extra["truncation_cutoff"] = np.int32(truncation["cutoff"])
         with atomic_writer(output, "wb") as file:  # a full disk leaves no half archive
             np.savez(file, images=images, latents=latents, **extra)
         written.append(output)
@@ -197,16 +268,24 @@ def write(
 @user_errors
 def main(cfg: DictConfig) -> None:
     output = _check(cfg)
-    sampler, _, prefix = load_sampler(cfg.run_dir, cfg.checkpoint, ema=cfg.ema)
+    truncation = truncation_setting(cfg)
+    sampler, _, prefix = load_sampler(
+        cfg.run_dir, cfg.checkpoint, ema=cfg.ema, truncation=truncation
+    )
     drawn = plan(cfg, sampler.latent_dim, sampler.num_classes)
     images = sampler.generate(drawn.latents, drawn.labels, batch_size=cfg.batch_size)
+    used = sampler.truncation_used()
+    cutoff = "all ws" if used["cutoff"] is None else used["cutoff"]
     fix = "free some space or pick another output=; no file was left half-written"
     with writing(output, fix):
-        written = write(output, images, drawn, grid=cfg.grid, frame_ms=cfg.frame_ms)
+        written = write(
+            output, images, drawn, grid=cfg.grid, frame_ms=cfg.frame_ms, truncation=used
+        )
     log.info(
-        "wrote %d %s image(s) from %s to %s",
+        "wrote %d %s image(s) from %s to %s%s",
         len(images),
         cfg.mode,
         prefix,
         written[0] if len(written) == 1 else f"{output} ({len(written)} files)",
+        "" if used["psi"] == 1.0 else f" (truncation psi {used['psi']:g}, cutoff {cutoff})",
     )

@@ -5,6 +5,10 @@ Its moving averages lag behind fast-changing GAN weights, so inference-mode samp
 faint and low-contrast. The `Sampler` keeps its own copy of the generator, copies the weights
 into it, and recomputes every batch-norm layer's statistics from fresh latents in training
 mode ("standing statistics", Brock et al. 2019, BigGAN) before drawing in inference mode.
+
+`Sampler.set_truncation(psi, cutoff)` truncates the copy's intermediate latents (StyleGAN2's
+truncation trick) for `sample` and `eval`: only the private copy changes, so the training
+generator and its EMA twin (and the training grids, which never call it) stay untruncated.
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalizatio
         elif isinstance(layer, keras.Model):
             found.extend(batch_norm_layers(layer))
     return found
+
+
+def truncation_mapping(model: keras.Model) -> keras.layers.Layer | None:
+    """The layer whose `set_truncation(psi, cutoff)` truncates `model`'s training=False calls
+    (StyleGAN2's mapping network, which tracks w_avg), or None for generators without one.
+
+    Looked up by layer name, not the builder's `model.mapping` attribute, which a generator
+    loaded from a .keras file no longer has.
+    """
+    try:
+        layer = model.get_layer("mapping")
+    except ValueError:
+        return None
+    if not getattr(layer, "tracks_w_avg", False) or not hasattr(layer, "set_truncation"):
+        return None
+    return layer
 
 
 class Sampler:
@@ -50,6 +70,44 @@ class Sampler:
             lambda inputs: model(inputs, training=False), reduce_retracing=True
         )
         self._refresh: tf.types.experimental.GenericFunction | None = None
+        # (psi, cutoff) set by set_truncation; None: the copy keeps the source's values.
+        self._truncation: tuple[float, int | None] | None = None
+
+    def set_truncation(self, psi: float = 1.0, cutoff: int | None = None) -> None:
+        """Truncate the sampling copy's ws from now on: ws[:, :cutoff] = w_avg + psi (ws - w_avg)
+        (psi 1 = off, cutoff None = every w), kept across `refresh()`, which copies the source's
+        truncation variables along with its weights and is therefore followed by a re-apply.
+
+        The source model is never touched. Raises ValueError for a generator without a
+        w_avg-tracking mapping network (see `truncation_mapping`).
+        """
+        mapping = truncation_mapping(self.model)
+        if mapping is None:
+            raise ValueError("this generator has no mapping network to truncate")
+        self._truncation = (float(psi), None if cutoff is None else int(cutoff))
+        self._apply_truncation()
+
+    def _apply_truncation(self) -> None:
+        if self._truncation is None:
+            return
+        psi, cutoff = self._truncation
+        mapping = truncation_mapping(self.model)
+        num_ws = int(mapping.num_ws)
+        # The reference slices ws[:, :cutoff] (networks.py MappingNetwork.forward): a cutoff
+        # past the last w truncates them all, where set_truncation would reject it.
+        mapping.set_truncation(psi, None if cutoff is None else min(cutoff, num_ws))
+
+    def truncation_used(self) -> dict[str, float | int | None]:
+        """The truncation the copy draws with, read from its variables: {"psi", "cutoff"}
+        (cutoff None = every w; psi 1.0 and cutoff None for generators that cannot truncate)."""
+        mapping = truncation_mapping(self.model)
+        if mapping is None:
+            return {"psi": 1.0, "cutoff": None}
+        psi = float(mapping.truncation_psi.numpy())
+        cutoff = int(mapping.truncation_cutoff.numpy())
+        if psi == 1.0 or cutoff >= int(mapping.num_ws):
+            cutoff = None  # psi 1 truncates nothing; a cutoff at num_ws is every w
+        return {"psi": psi, "cutoff": cutoff}
 
     def _inputs(self, z: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor | list[tf.Tensor]:
         """Generator inputs: `z`, or `[z, labels]` for a class-conditional generator."""
@@ -70,6 +128,7 @@ class Sampler:
         if self._refresh is None:
             self._refresh = tf.function(self._copy_and_restat)
         self._refresh()
+        self._apply_truncation()  # the copy took the source's truncation variables too
 
     def _copy_and_restat(self) -> None:
         for target, value in zip(self.model.weights, self.source.weights, strict=True):
