@@ -29,6 +29,8 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+# gantrain.recipes registers the resolvers recipes use (`${gantrain.stylegan2_ada_auto:...}`).
+import gantrain.recipes  # noqa: F401
 from gantrain.errors import ConfigError, GantrainError
 
 T = TypeVar("T")
@@ -325,6 +327,16 @@ def structured_from_target(node: DictConfig, where: str, base: type[T]) -> T:
 def structured(node: DictConfig | dict[str, Any], where: str, cls: type[T]) -> T:
     """Validate `node` against the dataclass `cls`, run its `check()`, return an instance."""
     valid = [f.name for f in dataclasses.fields(cls)]
+    if isinstance(node, DictConfig):
+        # Resolve against the whole config first: a recipe's interpolation may read another
+        # group (${gantrain.stylegan2_ada_auto:batch_size} reads dataset.resolution), and the
+        # merged copy below has no parent to read it from.
+        try:
+            node = OmegaConf.to_container(node, resolve=True)
+        except OmegaConfBaseException as error:
+            key = str(getattr(error, "full_key", "") or "")
+            prefix = "" if key.startswith(f"{where}.") else where
+            raise ConfigError(format_omegaconf_error(error, prefix, valid)) from error
     try:
         merged = OmegaConf.merge(OmegaConf.structured(cls), node)
         obj = OmegaConf.to_object(merged)
