@@ -121,6 +121,19 @@ def tiny_cifar10(tmp_path_factory: pytest.TempPathFactory):
     return root, write_tiny_cifar10(root)
 
 
+@pytest.fixture(scope="session")
+def tiny_image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of 16 random 32x32 RGB PNGs (unlabeled): tiny data for dataset=image_folder
+    recipes, at a power-of-two side as StyleGAN2 needs (MNIST's 28 is not)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("image_folder")
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(root / f"{i:02d}.png")
+    return root
+
+
 @pytest.fixture
 def tiny_overrides(tiny_mnist: Path) -> list[str]:
     return [*TINY, f"dataset.path={tiny_mnist}"]

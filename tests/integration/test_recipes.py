@@ -65,7 +65,14 @@ TINY_TRAINER = [
 
 
 # Datasets the two-step test has tiny files for: dataset name -> (fixture, its path).
-TINY_DATA = {"mnist": ("tiny_mnist", lambda f: f), "cifar10": ("tiny_cifar10", lambda f: f[0])}
+TINY_DATA = {
+    "mnist": ("tiny_mnist", lambda f: f),
+    "cifar10": ("tiny_cifar10", lambda f: f[0]),
+    "image_folder": ("tiny_image_folder", lambda f: f),
+}
+# ... and what else they need: image folders are read at the fixture's 32x32 (a recipe's own
+# resolution, e.g. stylegan2_ffhq256's 256, would only upscale the tiny images).
+TINY_DATA_OVERRIDES = {"image_folder": ["dataset.resolution=32"]}
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -103,6 +110,7 @@ def test_recipe_trains_two_steps(experiment, request, tmp_path: Path) -> None:
         *TINY_GENERATOR[generator],
         *TINY_DISCRIMINATOR[discriminator](len(full.discriminator.get("widths", []))).split(),
         f"dataset.path={data}",
+        *TINY_DATA_OVERRIDES.get(full.dataset.name, []),
         *TINY_TRAINER,
     ]
     run = load_run_config(compose_config(overrides=overrides))
