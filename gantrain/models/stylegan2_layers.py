@@ -219,6 +219,18 @@ def modulated_conv2d(
     return x
 
 
+def track_for_checkpoints(owner: layers.Layer, sublayers: list[layers.Layer]) -> None:
+    """Make `sublayers` (held in a Python list) dependencies of `owner` for tf.train.Checkpoint.
+
+    Keras 3 tracks a list of layers for its own `weights`, but TensorFlow's checkpoint graph
+    does not see into it: without this a checkpoint of the generator held only the mapping's
+    w_avg and truncation values, and a restore silently kept every convolution and dense
+    layer at its initialization (tested: a save/restore round trip of G and D).
+    """
+    for index, layer in enumerate(sublayers):
+        owner._track_trackable(layer, name=f"{layer.name}_{index}", overwrite=True)
+
+
 class _StyleGAN2Layer(layers.Layer):
     """Base: explicit casts instead of Keras autocasting (see the module docstring)."""
 
@@ -454,6 +466,7 @@ class MappingNetwork(_StyleGAN2Layer):
             )
             for i in range(self.num_layers)
         ]
+        track_for_checkpoints(self, self.fcs)
         self.tracks_w_avg = self.num_ws is not None and self.w_avg_beta is not None
         self.mixes = self.num_ws is not None and self.mixing_prob > 0 and self.num_ws > 1
         if self.mixes:

@@ -32,15 +32,41 @@ def _losses(run_dir: Path) -> np.ndarray:
     return np.array([[r[k] for k in LOSSES] for r in read_jsonl(run_dir / "stats.jsonl")])
 
 
+# The zoo's newer parts on one model: R3GAN's G and D (grouped convolutions), RpGAN with
+# R1 + R2, LeCam's anchors, ADA's pipeline with its adaptive p, and the EMA by half-life.
+MODERN = [
+    "generator=r3gan",
+    "discriminator=r3gan",
+    "generator.widths=[8,8,8]",
+    "generator.cardinalities=[2,2,2]",
+    "discriminator.widths=[8,8,8]",
+    "discriminator.cardinalities=[2,2,2]",
+    "loss=relativistic_pairing",
+    "regularizer=[r1,r2,lecam]",
+    "regularizer.r1.gamma=1",
+    "regularizer.r2.gamma=1",
+    "trainer.augment=[bgc]",
+    "trainer.ada_target=0.6",
+    "trainer.ada_interval=1",
+    "trainer.ada_kimg=0.1",
+    "trainer.augment_p=0.5",
+    "trainer.ema_decay=0",
+    "trainer.ema_kimg=0.05",
+    "trainer.ema_rampup=0.5",
+]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("models", ["dcgan", "modern"])
 def test_mirrored_over_two_cpus_gives_the_default_strategys_losses(
-    tiny_overrides, tmp_path: Path
+    tiny_overrides, tmp_path: Path, models: str
 ) -> None:
     # Dropout stays on (0.3): masks and batch-norm statistics are taken over the global
     # batch (gantrain.models.global_batch), so the replica count does not change training.
     every = {"max_steps": 4, "log_every": 1}
-    single = _train(tiny_overrides, tmp_path / "default", **every)
-    mirrored = _train([*tiny_overrides, *MIRRORED], tmp_path / "mirrored", **every)
+    overrides = [*tiny_overrides, *(MODERN if models == "modern" else [])]
+    single = _train(overrides, tmp_path / "default", **every)
+    mirrored = _train([*overrides, *MIRRORED], tmp_path / "mirrored", **every)
     assert single.step == mirrored.step == 4
     reference, distributed = _losses(tmp_path / "default"), _losses(tmp_path / "mirrored")
     assert reference.shape == (4, 4)

@@ -70,6 +70,7 @@ from gantrain.models.stylegan2_layers import (
     global_batch_normal,
     modulated_conv2d,
     resample_kernel,
+    track_for_checkpoints,
 )
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -437,6 +438,7 @@ class SynthesisNetwork(_StyleGAN2Layer):
             if block.is_last:
                 self.num_ws += block.num_torgb
             self.blocks.append(block)
+        track_for_checkpoints(self, self.blocks)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape: Any = None) -> None:
