@@ -157,6 +157,25 @@ def test_sample_grid_of_a_conditional_model_has_a_row_per_class(tiny_overrides) 
 
 # StyleGAN2-ADA's adaptive p: adjusted after every step here, fast enough to move in 4 steps;
 # p and the controller's accumulators must resume exactly (the reference's p restarts at 0).
+# StyleGAN2-ADA's parts on tiny StyleGAN2 networks (32x32 image folder): lazy R1, path
+# length (its running mean is checkpointed), style mixing and noise draws (SeedGenerator
+# states), the EMA by half-life with ramp-up and ADA's adaptive p.
+STYLEGAN2 = [
+    "dataset=image_folder",
+    "dataset.resolution=32",
+    "generator=stylegan2",
+    "discriminator=stylegan2",
+    "generator.latent_dim=8",
+    "generator.w_dim=8",
+    "generator.channel_base=64",
+    "generator.channel_max=8",
+    "discriminator.channel_base=64",
+    "discriminator.channel_max=8",
+    "regularizer=[r1,lecam,path_length]",
+    "regularizer.path_length.interval=2",
+    "trainer.ema_kimg=0.05",
+    "trainer.ema_rampup=0.5",
+]
 ADA = [
     "trainer.augment=[bgc]",
     "trainer.ada_target=0.6",
@@ -167,9 +186,9 @@ ADA = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("augmentation", ["diffaugment", "ada"])
+@pytest.mark.parametrize("augmentation", ["diffaugment", "stylegan2_ada"])
 def test_resume_is_exact_with_every_feature_on(
-    tiny_overrides, tmp_path: Path, augmentation: str
+    tiny_overrides, tiny_image_folder: Path, tmp_path: Path, augmentation: str
 ) -> None:
     features = [
         *tiny_overrides,
@@ -197,8 +216,15 @@ def test_resume_is_exact_with_every_feature_on(
         "trainer.sample_every=2",
         "trainer.checkpoint_every=2",
     ]
-    if augmentation == "ada":  # the ADA pipeline instead of DiffAugment with a p schedule
-        features = [f for f in features if not f.startswith("trainer.augment")] + ADA
+    if augmentation == "stylegan2_ada":  # StyleGAN2 + ADA instead of DCGAN + DiffAugment
+        replaced = ("trainer.augment", "trainer.ema_", "regularizer=", "dataset.path")
+        features = [
+            f
+            for f in features
+            if f not in CONDITIONAL and not f.startswith(replaced) and "widths" not in f
+        ]
+        features += [*STYLEGAN2, f"dataset.path={tiny_image_folder}", *ADA]
+        features += ["trainer.ema_decay=0", "trainer.ema_start=0"]
 
     def run(run_dir: Path) -> None:
         train(
@@ -226,7 +252,7 @@ def test_resume_is_exact_with_every_feature_on(
         np.testing.assert_allclose(resumed[step], straight[step], rtol=1e-5, err_msg=f"step {step}")
     assert resumed[4][-1] < resumed[1][-1]  # the linear schedule decays
     assert resumed[4][-2] != resumed[1][-2]  # p moves: its schedule, or ADA's controller
-    if augmentation == "ada":
+    if augmentation == "stylegan2_ada":
         straight_rt = [r["aug_rt"] for r in read_jsonl(tmp_path / "straight" / "stats.jsonl")]
         resumed_rt = [r["aug_rt"] for r in read_jsonl(resumed_dir / "stats.jsonl")]
         assert resumed_rt[-2:] == straight_rt[-2:]
