@@ -109,9 +109,11 @@ class GAN(keras.Model):
     option's own, e.g. wgan_gp's gradient penalty), or names / Regularizer instances;
     `overrides`: config overrides of those (["regularizer.r1.weight=1"]). `n_critic`,
     `augment` (DiffAugment policy), `ema_decay`/`ema_start`, `clip_grad_norm`, `seed` and
-    `jit_compile` mean what their `trainer.` keys mean. Build the models and the GAN under
-    the strategy's scope and the dtype policy you train with (mixed_float16: each optimizer
-    gets its own loss scale, as with trainer.precision).
+    `jit_compile` mean what their `trainer.` keys mean; the optimizers given to `compile` are
+    used as they are (no `trainer.lazy_adjust` of lr and betas for lazy phases: scale them
+    yourself, lr * k / (k + 1) and betas ** (k / (k + 1)), for StyleGAN2's). Build the models
+    and the GAN under the strategy's scope and the dtype policy you train with
+    (mixed_float16: each optimizer gets its own loss scale, as with trainer.precision).
 
     Calling the model draws images: `gan(z)` = generator(z) (the EMA generator when there is
     one). `gan.state` is gantrain's GANState after `compile` (its `checkpoint()` holds

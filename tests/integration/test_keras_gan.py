@@ -34,6 +34,8 @@ FEATURES = [
     "trainer.ema_decay=0.9",
     "trainer.ema_start=0",
     "trainer.augment=[translation]",
+    # fit() takes the optimizers the user compiled as they are: no lazy-phase adjustment.
+    "trainer.lazy_adjust=false",
 ]
 STEPS = 3
 

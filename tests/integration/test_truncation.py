@@ -96,7 +96,9 @@ def test_psi_zero_draws_the_w_avg_image_for_every_latent(stylegan2_run: Path) ->
     assert _truncation_vars(sampler.source) == (1.0, NUM_WS)
     # A refresh copies the source's truncation variables too; the copy truncates again.
     sampler.refresh()
-    np.testing.assert_allclose(sampler.generate(z[:2]), images[:2], atol=1e-6)
+    np.testing.assert_allclose(
+        sampler.generate(z[:2]), images[:2], atol=1e-5
+    )  # batch-size-dependent float noise (CPU conv kernels)
     assert sampler.truncation_used() == {"psi": 0.0, "cutoff": None}
 
 
@@ -109,20 +111,26 @@ def test_psi_one_is_untruncated_even_over_a_truncated_source(stylegan2_run: Path
     z = draw_latents(3, 4, 8)
     off, _, _ = load_sampler(str(stylegan2_run), truncation=(1.0, None))
     untruncated = _untruncated(off, z)  # the restored generator: psi 1
-    np.testing.assert_allclose(off.generate(z), untruncated, atol=1e-6)
+    np.testing.assert_allclose(
+        off.generate(z), untruncated, atol=1e-5
+    )  # batch-size-dependent float noise (CPU conv kernels)
     assert not np.allclose(untruncated[0], untruncated[1], atol=1e-3)  # z matters
     # A source built with generator.truncation_psi=0.5: the copy takes it at refresh, and
     # the sampling keys put psi 1 back.
     off.source.get_layer("mapping").set_truncation(0.5, None)
     off.refresh()
-    np.testing.assert_allclose(off.generate(z), untruncated, atol=1e-6)
+    np.testing.assert_allclose(
+        off.generate(z), untruncated, atol=1e-5
+    )  # batch-size-dependent float noise (CPU conv kernels)
     assert off.truncation_used() == {"psi": 1.0, "cutoff": None}
     # No truncation asked (training grids, export): the copy follows the source.
     plain, _, _ = load_sampler(str(stylegan2_run))
     before = _untruncated(plain, z)
     plain.source.get_layer("mapping").set_truncation(0.5, None)
     plain.refresh()
-    np.testing.assert_allclose(plain.generate(z), _untruncated(plain, z), atol=1e-6)
+    np.testing.assert_allclose(
+        plain.generate(z), _untruncated(plain, z), atol=1e-5
+    )  # batch-size-dependent float noise (CPU conv kernels)
     assert not np.allclose(plain.generate(z), before, atol=1e-4)
     assert plain.truncation_used() == {"psi": 0.5, "cutoff": None}
 

@@ -53,6 +53,6 @@ def test_a_bad_augment_policy_fails_before_anything_is_built(tiny_overrides, tmp
     from tests.conftest import compose_config
 
     run = load_run_config(compose_config(overrides=[*tiny_overrides, "trainer.augment=[flip]"]))
-    with pytest.raises(ConfigError, match="unknown DiffAugment policy flip"):
+    with pytest.raises(ConfigError, match="unknown augmentation flip"):
         train(run, tmp_path / "run")
     assert not (tmp_path / "run").exists()
