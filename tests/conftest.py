@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,6 +54,17 @@ def compose_config(config_name: str = "train", overrides: list[str] | None = Non
 
 # MirroredStrategy over the session's two logical CPU devices.
 MIRRORED = ["strategy=mirrored", "strategy.num_cpu_devices=2"]
+# generator=stylegan2 discriminator=stylegan2 at test size (8 channels, 8-d latents and ws).
+TINY_STYLEGAN2 = [
+    "generator=stylegan2",
+    "discriminator=stylegan2",
+    "generator.latent_dim=8",
+    "generator.w_dim=8",
+    "generator.channel_base=64",
+    "generator.channel_max=8",
+    "discriminator.channel_base=64",
+    "discriminator.channel_max=8",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -157,3 +168,36 @@ def run_gantrain(
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
         check=False,
     )
+
+
+def assert_resume_is_exact(
+    run: Callable[[Path], None], tmp_path: Path, keys: Sequence[str]
+) -> tuple[dict[int, list[float]], dict[int, list[float]], Path]:
+    """Exact resume after a crash, with a 4-step run checkpointed every 2 steps.
+
+    `run(run_dir)` trains to step 4. It runs once straight, once more in a second dir, whose
+    ckpt-4 is then removed (a crash after step 2's checkpoint) before a third run resumes it
+    from ckpt-2 to step 4. Asserts the resume started from ckpt-2 and that `keys` of
+    stats.jsonl equal the straight run's at every step; returns (straight, resumed) as
+    {step: [values of keys]} and the resumed run dir for further checks.
+    """
+    from gantrain.logging.stats import read_jsonl
+
+    run(tmp_path / "straight")
+    resumed_dir = tmp_path / "resumed"
+    run(resumed_dir)
+    for path in (resumed_dir / "checkpoints").glob("ckpt-4*"):
+        path.unlink()
+    (resumed_dir / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n'
+    )
+    run(resumed_dir)
+    assert read_jsonl(resumed_dir / "run_info.jsonl")[-1]["resumed_from"].endswith("ckpt-2")
+    straight, resumed = (
+        {r["step"]: [r[k] for k in keys] for r in read_jsonl(tmp_path / d / "stats.jsonl")}
+        for d in ("straight", "resumed")
+    )
+    assert sorted(resumed) == [1, 2, 3, 4]
+    for step in range(1, 5):
+        np.testing.assert_allclose(resumed[step], straight[step], rtol=1e-5, err_msg=f"step {step}")
+    return straight, resumed, resumed_dir

@@ -16,7 +16,7 @@ from gantrain.config import load_run_config
 from gantrain.data.pipeline import train_dataset
 from gantrain.errors import ConfigError
 from gantrain.training.build import build_state, build_train_step
-from tests.conftest import MIRRORED, compose_config
+from tests.conftest import MIRRORED, TINY_STYLEGAN2, compose_config
 
 # StyleGAN2-ADA's Adam (lr 0.0025, betas [0, 0.99], eps 1e-8) on both sides.
 STYLEGAN_ADAM = [
@@ -152,14 +152,10 @@ def test_path_length_counts_the_same_under_two_replicas(tiny_overrides) -> None:
 def test_stylegan2_trains_with_lazy_r1_and_path_length(tiny_cifar10) -> None:
     """generator=stylegan2's own mapping mixes the PL batch's styles (its mapping takes
     style_mixing); both lazy phases run and G's adjusted Adam updates through the PL term."""
-    tiny = ["generator.latent_dim=8", "generator.w_dim=8", "generator.channel_base=64",
-            "generator.channel_max=8", "discriminator.channel_base=64",
-            "discriminator.channel_max=8", "trainer.batch_size=4"]  # fmt: skip
+    tiny = [*TINY_STYLEGAN2, "trainer.batch_size=4"]
     run = load_run_config(
         compose_config(
             overrides=[
-                "generator=stylegan2",
-                "discriminator=stylegan2",
                 "dataset=cifar10",
                 f"dataset.path={tiny_cifar10[0]}",
                 *tiny,

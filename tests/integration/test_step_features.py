@@ -17,7 +17,7 @@ from gantrain.logging.stats import read_jsonl
 from gantrain.tasks.sample import load_sampler
 from gantrain.training.build import build_generator, build_state, build_train_step
 from gantrain.training.loop import train
-from tests.conftest import compose_config
+from tests.conftest import TINY_STYLEGAN2, assert_resume_is_exact, compose_config
 
 CONDITIONAL = ["generator=cdcgan", "discriminator=dcgan_projection"]
 
@@ -163,14 +163,7 @@ def test_sample_grid_of_a_conditional_model_has_a_row_per_class(tiny_overrides) 
 STYLEGAN2 = [
     "dataset=image_folder",
     "dataset.resolution=32",
-    "generator=stylegan2",
-    "discriminator=stylegan2",
-    "generator.latent_dim=8",
-    "generator.w_dim=8",
-    "generator.channel_base=64",
-    "generator.channel_max=8",
-    "discriminator.channel_base=64",
-    "discriminator.channel_max=8",
+    *TINY_STYLEGAN2,
     "regularizer=[r1,lecam,path_length]",
     "regularizer.path_length.interval=2",
     "trainer.ema_kimg=0.05",
@@ -231,25 +224,9 @@ def test_resume_is_exact_with_every_feature_on(
             load_run_config(compose_config(overrides=[*features, "trainer.max_steps=4"])), run_dir
         )
 
-    run(tmp_path / "straight")
-    # Simulate a crash after step 2's checkpoint: the run resumes from ckpt-2 to step 4.
-    resumed_dir = tmp_path / "resumed"
-    run(resumed_dir)
-    for path in (resumed_dir / "checkpoints").glob("ckpt-4*"):
-        path.unlink()
-    (resumed_dir / "checkpoints" / "checkpoint").write_text(
-        'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n'
-    )
-    run(resumed_dir)
-    assert read_jsonl(resumed_dir / "run_info.jsonl")[-1]["resumed_from"].endswith("ckpt-2")
     keys = ("d_loss", "g_loss", "d_real", "d_fake", "d_lecam", "d_r1", "aug_p", "lr_generator")
-    straight, resumed = (
-        {r["step"]: [r[k] for k in keys] for r in read_jsonl(tmp_path / d / "stats.jsonl")}
-        for d in ("straight", "resumed")
-    )
-    assert sorted(resumed) == [1, 2, 3, 4]
-    for step in range(1, 5):
-        np.testing.assert_allclose(resumed[step], straight[step], rtol=1e-5, err_msg=f"step {step}")
+    # A crash after step 2's checkpoint, resumed from ckpt-2 to step 4 (tests/conftest.py).
+    _, resumed, resumed_dir = assert_resume_is_exact(run, tmp_path, keys)
     assert resumed[4][-1] < resumed[1][-1]  # the linear schedule decays
     assert resumed[4][-2] != resumed[1][-2]  # p moves: its schedule, or ADA's controller
     if augmentation == "stylegan2_ada":

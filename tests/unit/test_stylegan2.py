@@ -29,7 +29,7 @@ from gantrain.models.stylegan2_layers import (
 )
 from gantrain.training.build import build_state, build_train_step
 from gantrain.training.precision import precision_policy
-from tests.conftest import compose_config
+from tests.conftest import TINY_STYLEGAN2, compose_config
 
 TINY_G = dict(latent_dim=8, w_dim=8, mapping_layers=2, channel_base=64, channel_max=8)
 TINY_D = dict(channel_base=64, channel_max=8, mapping_layers=2)
@@ -402,14 +402,10 @@ def test_two_replicas_equal_one_device_with_the_global_batch() -> None:
 
 
 def test_one_train_step_updates_everything_and_checkpoints_the_rng(tiny_cifar10) -> None:
-    tiny = ["generator.latent_dim=8", "generator.w_dim=8", "generator.channel_base=64",
-            "generator.channel_max=8", "discriminator.channel_base=64",
-            "discriminator.channel_max=8", "trainer.batch_size=4"]  # fmt: skip
+    tiny = [*TINY_STYLEGAN2, "trainer.batch_size=4"]
     run = load_run_config(
         compose_config(
             overrides=[
-                "generator=stylegan2",
-                "discriminator=stylegan2",
                 "dataset=cifar10",
                 f"dataset.path={tiny_cifar10[0]}",
                 *tiny,
