@@ -131,6 +131,16 @@ class TrainerConfig:
     ada_interval: int
     ada_kimg: float
 
+    @property
+    def ema_by_half_life(self) -> bool:
+        """The EMA follows a half-life in images (ema_kimg, or a schedule of it)."""
+        return self.ema_kimg > 0 or self.ema_schedule != "constant"
+
+    @property
+    def ema_on(self) -> bool:
+        """The run keeps an EMA generator (a constant decay or a half-life)."""
+        return self.ema_decay > 0 or self.ema_by_half_life
+
     def _check_ema_half_life(self) -> None:
         final = self.ema_final_kimg
         for key, value in (("ema_kimg", self.ema_kimg), ("ema_rampup", self.ema_rampup)):
@@ -142,7 +152,7 @@ class TrainerConfig:
             raise ConfigError(
                 f"trainer.ema_schedule={self.ema_schedule!r}: choose constant, linear or cosine."
             )
-        half_life = self.ema_kimg > 0 or self.ema_schedule != "constant"
+        half_life = self.ema_by_half_life
         if half_life and self.ema_decay > 0:
             raise ConfigError(
                 f"trainer.ema_decay={self.ema_decay} and trainer.ema_kimg={self.ema_kimg} "
@@ -451,39 +461,41 @@ _REGULARIZER_ARGS = _OPTIMIZER_ARGS
 _LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
 
 
-# Trainer keys added after run dirs were first written, with the values that train exactly as
-# those runs did (lazy_adjust: false, the optimizer as configured; the rest are the shipped
-# defaults). A run dir's config lacking them still loads for `sample`, `export` and `eval`.
-_LEGACY_TRAINER_VALUES: dict[str, Any] = {
-    "update": "alternating",
-    "fused_d_pass": False,
-    "ema_kimg": 0.0,
-    "ema_rampup": 0.0,
-    "ema_schedule": "constant",
-    "ema_final_kimg": None,
-    "augment_p": None,
-    "augment_p_schedule": "constant",
-    "augment_p_final": None,
-    "ada_target": None,
-    "ada_interval": 4,
-    "ada_kimg": 500.0,
-    "lazy_adjust": False,
-}
+# Trainer keys added after run dirs were first written. A run dir's config that lacks them
+# gets the shipped default, which trains as those runs did, except where an override says
+# otherwise (lazy_adjust: true would change the optimizers of runs with lazy phases).
+_NEWER_TRAINER_KEYS = (
+    "update",
+    "fused_d_pass",
+    "ema_kimg",
+    "ema_rampup",
+    "ema_schedule",
+    "ema_final_kimg",
+    "augment_p",
+    "augment_p_schedule",
+    "augment_p_final",
+    "ada_target",
+    "ada_interval",
+    "ada_kimg",
+    "lazy_adjust",
+)
+_LEGACY_TRAINER_OVERRIDES: dict[str, Any] = {"lazy_adjust": False}
 
 
 def upgrade_legacy_trainer(cfg: DictConfig) -> DictConfig:
-    """`cfg` with the trainer keys an older run dir's config lacks, set to the values it
-    trained with (`_LEGACY_TRAINER_VALUES`); other configs are returned as they are."""
+    """`cfg` with the trainer keys an older run dir's config lacks (`_NEWER_TRAINER_KEYS`),
+    set to the values it trained with; other configs are returned as they are."""
     trainer = cfg.get("trainer")
     if not isinstance(trainer, DictConfig):
         return cfg
-    missing = {k: v for k, v in _LEGACY_TRAINER_VALUES.items() if k not in trainer}
+    missing = [k for k in _NEWER_TRAINER_KEYS if k not in trainer]
     if not missing:
         return cfg
+    values = {**_shipped_defaults("trainer"), **_LEGACY_TRAINER_OVERRIDES}
     cfg = cfg.copy()
     with open_dict(cfg):
-        for key, value in missing.items():
-            cfg.trainer[key] = value
+        for key in missing:
+            cfg.trainer[key] = values[key]
     return cfg
 
 

@@ -178,9 +178,8 @@ def build_augmentation(trainer: Any, *, clock: tf.Variable | None) -> Augmentati
                 f"trainer.augment_p_schedule={trainer.augment_p_schedule} needs a starting "
                 "trainer.augment_p (R3GAN: 0)."
             )
+        # Both ends are probabilities already (TrainerConfig.check).
         final = p if trainer.augment_p_final is None else trainer.augment_p_final
-        if not 0.0 <= final <= 1.0:
-            raise ConfigError(f"trainer.augment_p_final={final}: must be in [0, 1].")
         p = build_schedule(
             trainer.augment_p_schedule,
             float(p),

@@ -124,16 +124,11 @@ def build_state(run: RunConfig, spec: DatasetSpec) -> GANState:
         d_optimizer=build_optimizer(run, "discriminator", regularizers, step),
         seed=run.trainer.seed,
         grid_size=run.logging.sample_grid,
-        generator_ema=build_generator(run, spec) if ema_on(run.trainer) else None,
+        generator_ema=build_generator(run, spec) if run.trainer.ema_on else None,
         regularizers=regularizers,
         step=step,
         augmentation=build_augmentation(run.trainer, clock=step),
     )
-
-
-def ema_on(trainer: TrainerConfig) -> bool:
-    """Whether the run keeps an EMA generator (a constant decay or a half-life)."""
-    return trainer.ema_decay > 0 or trainer.ema_kimg > 0 or trainer.ema_schedule != "constant"
 
 
 def build_ema_rate(trainer: TrainerConfig, batch_size: int, clock: tf.Variable) -> EmaRate:

@@ -135,11 +135,11 @@ def test_nan_or_infinite_hyperparameters_are_rejected_naming_the_key(override: s
 def test_a_run_dir_config_from_before_newer_trainer_keys_still_loads() -> None:
     from omegaconf import open_dict
 
-    from gantrain.config import _LEGACY_TRAINER_VALUES
+    from gantrain.config import _NEWER_TRAINER_KEYS
 
     cfg = compose_config(overrides=["regularizer=[r1]", "regularizer.r1.interval=16"])
     with open_dict(cfg):
-        for key in _LEGACY_TRAINER_VALUES:
+        for key in _NEWER_TRAINER_KEYS:
             del cfg.trainer[key]
     run = load_run_config(cfg)
     # Trained as it was: no lazy-phase optimizer adjustment, alternating updates, plain EMA.
