@@ -76,8 +76,56 @@ from gantrain.models.stylegan2_layers import (
 ARCHITECTURES = ("orig", "skip", "resnet")
 
 
+class _ModulatedLayer(_StyleGAN2Layer):
+    """What SynthesisLayer and ToRGB share: the affine layer mapping w to per-input-channel
+    styles (bias 1, as the reference's), the unit-normal k x k kernel and the config."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        w_dim: int,
+        kernel_size: int,
+        conv_clamp: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.w_dim = int(w_dim)
+        self.kernel_size = int(kernel_size)
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnected(in_channels, bias_init=1.0, dtype="float32", name="affine")
+
+    def _build_affine_and_weight(self) -> None:
+        self.affine.build((None, self.w_dim))
+        k = self.kernel_size
+        self.weight = self.add_weight(
+            name="weight",
+            shape=(k, k, self.in_channels, self.out_channels),
+            initializer=initializers.RandomNormal(stddev=1.0),
+            dtype="float32",
+        )
+
+    def _add_bias(self) -> None:
+        self.bias = self.add_weight(
+            name="bias", shape=(self.out_channels,), initializer="zeros", dtype="float32"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "w_dim": self.w_dim,
+            "kernel_size": self.kernel_size,
+            "conv_clamp": self.conv_clamp,
+        }
+
+
 @saving.register_keras_serializable(package="gantrain")
-class SynthesisLayer(_StyleGAN2Layer):
+class SynthesisLayer(_ModulatedLayer):
     """Modulated 3x3 conv (optionally x2 up) + noise + bias + lrelu: the reference's
     SynthesisLayer. call(x, w, noise=None, gain=1): `noise` (B, res, res, 1) unit normal
     (random mode), None = the constant buffer (the reference's noise_mode='const')."""
@@ -97,30 +145,24 @@ class SynthesisLayer(_StyleGAN2Layer):
         conv_clamp: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            in_channels,
+            out_channels,
+            w_dim=w_dim,
+            kernel_size=kernel_size,
+            conv_clamp=conv_clamp,
+            **kwargs,
+        )
         check_activation(activation)
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.w_dim = int(w_dim)
         self.resolution = int(resolution)
-        self.kernel_size = int(kernel_size)
         self.up = int(up)
         self.use_noise = bool(use_noise)
         self.activation = activation
         self.resample_filter = [float(t) for t in resample_filter]
-        self.conv_clamp = conv_clamp
         self._kernel = resample_kernel(self.resample_filter)
-        self.affine = FullyConnected(in_channels, bias_init=1.0, dtype="float32", name="affine")
 
     def build(self, input_shape: Any = None) -> None:
-        self.affine.build((None, self.w_dim))
-        k = self.kernel_size
-        self.weight = self.add_weight(
-            name="weight",
-            shape=(k, k, self.in_channels, self.out_channels),
-            initializer=initializers.RandomNormal(stddev=1.0),
-            dtype="float32",
-        )
+        self._build_affine_and_weight()
         if self.use_noise:
             self.noise_const = self.add_weight(
                 name="noise_const",
@@ -132,9 +174,7 @@ class SynthesisLayer(_StyleGAN2Layer):
             self.noise_strength = self.add_weight(
                 name="noise_strength", shape=(), initializer="zeros", dtype="float32"
             )
-        self.bias = self.add_weight(
-            name="bias", shape=(self.out_channels,), initializer="zeros", dtype="float32"
-        )
+        self._add_bias()
 
     def call(
         self, x: tf.Tensor, w: tf.Tensor, noise: tf.Tensor | None = None, gain: float = 1.0
@@ -167,21 +207,16 @@ class SynthesisLayer(_StyleGAN2Layer):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "w_dim": self.w_dim,
             "resolution": self.resolution,
-            "kernel_size": self.kernel_size,
             "up": self.up,
             "use_noise": self.use_noise,
             "activation": self.activation,
             "resample_filter": self.resample_filter,
-            "conv_clamp": self.conv_clamp,
         }
 
 
 @saving.register_keras_serializable(package="gantrain")
-class ToRGB(_StyleGAN2Layer):
+class ToRGB(_ModulatedLayer):
     """The reference's ToRGBLayer: modulated 1x1 conv (styles times 1 / sqrt(in), no
     demodulation) + bias, clamped to conv_clamp."""
 
@@ -195,27 +230,19 @@ class ToRGB(_StyleGAN2Layer):
         conv_clamp: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.w_dim = int(w_dim)
-        self.kernel_size = int(kernel_size)
-        self.conv_clamp = conv_clamp
+        super().__init__(
+            in_channels,
+            out_channels,
+            w_dim=w_dim,
+            kernel_size=kernel_size,
+            conv_clamp=conv_clamp,
+            **kwargs,
+        )
         self.weight_gain = 1.0 / math.sqrt(self.in_channels * self.kernel_size**2)
-        self.affine = FullyConnected(in_channels, bias_init=1.0, dtype="float32", name="affine")
 
     def build(self, input_shape: Any = None) -> None:
-        self.affine.build((None, self.w_dim))
-        k = self.kernel_size
-        self.weight = self.add_weight(
-            name="weight",
-            shape=(k, k, self.in_channels, self.out_channels),
-            initializer=initializers.RandomNormal(stddev=1.0),
-            dtype="float32",
-        )
-        self.bias = self.add_weight(
-            name="bias", shape=(self.out_channels,), initializer="zeros", dtype="float32"
-        )
+        self._build_affine_and_weight()
+        self._add_bias()
 
     def call(self, x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         x = tf.cast(x, self.compute_dtype)
@@ -224,16 +251,6 @@ class ToRGB(_StyleGAN2Layer):
             x, self.weight, styles, padding=self.kernel_size // 2, demodulate=False
         )
         return bias_act(x, self.bias, clamp=self.conv_clamp)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "w_dim": self.w_dim,
-            "kernel_size": self.kernel_size,
-            "conv_clamp": self.conv_clamp,
-        }
 
 
 @saving.register_keras_serializable(package="gantrain")
