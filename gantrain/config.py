@@ -186,12 +186,6 @@ class TrainerConfig:
             raise ConfigError(
                 f"trainer.update={self.update!r}: choose alternating or simultaneous."
             )
-        if self.update == "simultaneous" and self.n_critic > 1:
-            raise ConfigError(
-                f"trainer.update=simultaneous takes one D and one G update from one forward "
-                f"pass, but trainer.n_critic={self.n_critic} asks for several D updates per G "
-                "update; use trainer.update=alternating or trainer.n_critic=1."
-            )
         from gantrain.budget import parse_max_time
 
         parse_max_time(self.max_time)
@@ -463,7 +457,8 @@ _LEGACY_PENALTY_KEYS = ("gp_weight", "r1_gamma", "penalty_interval")
 
 # Trainer keys added after run dirs were first written. A run dir's config that lacks them
 # gets the shipped default, which trains as those runs did, except where an override says
-# otherwise (lazy_adjust: true would change the optimizers of runs with lazy phases).
+# otherwise (lazy_adjust: true would change the optimizers of runs with lazy phases; those
+# runs alternated, before simultaneous became the default).
 _NEWER_TRAINER_KEYS = (
     "update",
     "fused_d_pass",
@@ -479,7 +474,7 @@ _NEWER_TRAINER_KEYS = (
     "ada_kimg",
     "lazy_adjust",
 )
-_LEGACY_TRAINER_OVERRIDES: dict[str, Any] = {"lazy_adjust": False}
+_LEGACY_TRAINER_OVERRIDES: dict[str, Any] = {"lazy_adjust": False, "update": "alternating"}
 
 
 def upgrade_legacy_trainer(cfg: DictConfig) -> DictConfig:

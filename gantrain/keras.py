@@ -108,11 +108,11 @@ class GAN(keras.Model):
     fits). `loss`: a configs/loss name or an AdversarialLoss; `regularizers`: None (the loss
     option's own, e.g. wgan_gp's gradient penalty), or names / Regularizer instances;
     `overrides`: config overrides of those (["regularizer.r1.weight=1"]). `n_critic`,
-    `augment` (DiffAugment policy), `ema_decay`/`ema_start`, `clip_grad_norm`, `seed` and
-    `jit_compile` mean what their `trainer.` keys mean; the optimizers given to `compile` are
-    used as they are (no `trainer.lazy_adjust` of lr and betas for lazy phases: scale them
-    yourself, lr * k / (k + 1) and betas ** (k / (k + 1)), for StyleGAN2's). Build the models
-    and the GAN under the strategy's scope and the dtype policy you train with
+    `augment` (DiffAugment policy), `ema_decay`/`ema_start`, `clip_grad_norm`, `seed`,
+    `jit_compile` and `update` mean what their `trainer.` keys mean; the optimizers given to
+    `compile` are used as they are (no `trainer.lazy_adjust` of lr and betas for lazy phases:
+    scale them yourself, lr * k / (k + 1) and betas ** (k / (k + 1)), for StyleGAN2's). Build
+    the models and the GAN under the strategy's scope and the dtype policy you train with
     (mixed_float16: each optimizer gets its own loss scale, as with trainer.precision).
 
     Calling the model draws images: `gan(z)` = generator(z) (the EMA generator when there is
@@ -135,6 +135,7 @@ class GAN(keras.Model):
         clip_grad_norm: float = 0.0,
         seed: int = 0,
         jit_compile: bool = False,
+        update: str = "simultaneous",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -148,8 +149,10 @@ class GAN(keras.Model):
             ema_decay=ema_decay,
             ema_start=ema_start,
             augment=list(augment),
+            update=update,
         )
         check_policy(augment)
+        self.update_scheme = update
         precision = keras.mixed_precision.global_policy().name
         if precision not in PRECISIONS:
             raise ConfigError(f"dtype policy {precision}: use one of {', '.join(PRECISIONS)}.")
@@ -236,6 +239,7 @@ class GAN(keras.Model):
                     ema_decay=self.ema_decay,
                     ema_start=self.ema_start,
                     jit_compile=self.gantrain_jit_compile,
+                    update=self.update_scheme,
                 )
             self._step_batch = global_batch_size
             self.train_function = None

@@ -11,6 +11,7 @@ not depend on the number of replicas and resumes exactly from the step counter.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 
 import keras
@@ -28,6 +29,8 @@ from gantrain.training.xla import compile_error, compiled
 
 Metrics = dict[str, tf.Tensor]
 
+log = logging.getLogger("gantrain")
+
 
 class TrainStep:
     """Callable `(iterator, num_steps) -> metrics` running `num_steps` GAN steps in one call.
@@ -43,9 +46,9 @@ class TrainStep:
     `update="alternating"` runs the phases in order (G's loss sees the D just updated, with a
     fresh generator forward); `"simultaneous"` is the origin's step: one generator forward,
     D's and G's losses and gradients from it at the same parameters, then both optimizers
-    (`PhaseLosses.simultaneous`). It has no room for extra updates, so n_critic > 1 and lazy
-    regularization phases are refused with a ConfigError. `fused_d_pass` scores real and
-    fake in one D call (refused for a D with batch statistics).
+    (`PhaseLosses.simultaneous`). It has no room for extra updates: with n_critic > 1 or lazy
+    regularization phases the step alternates and logs one line saying so (`_check_update`).
+    `fused_d_pass` scores real and fake in one D call (refused for a D with batch statistics).
     """
 
     def __init__(
@@ -316,22 +319,26 @@ class TrainStep:
 
 
 def _check_update(update: str, phases: Sequence[Phase], n_critic: int) -> bool:
-    """True for trainer.update=simultaneous; a ConfigError where it cannot hold."""
+    """True when this step runs trainer.update=simultaneous.
+
+    Where simultaneous cannot hold (several D updates per G update, lazy regularization
+    phases with their own updates) the step alternates instead and says so in one line at
+    startup: the fallback is never silent. An unknown scheme is a ConfigError."""
     if update == "alternating":
         return False
     if update != "simultaneous":
         raise ConfigError(f"trainer.update={update!r}: choose alternating or simultaneous.")
+    why = []
     if n_critic != 1:
-        raise ConfigError(
-            f"trainer.update=simultaneous takes one D and one G update from one forward pass, "
-            f"but trainer.n_critic={n_critic} asks for several D updates per G update; use "
-            "trainer.update=alternating or trainer.n_critic=1."
-        )
+        why.append(f"trainer.n_critic={n_critic} asks for several D updates per G update")
     lazy = [phase.name for phase in phases if phase.interval > 1]
     if lazy:
-        raise ConfigError(
-            f"trainer.update=simultaneous cannot run the lazy regularization phase(s) "
-            f"{', '.join(lazy)} (their own updates every k steps, after the main ones); use "
-            "trainer.update=alternating or the regularizers' interval=1."
+        why.append(f"the lazy regularization phase(s) {', '.join(lazy)} take their own updates")
+    if why:
+        log.warning(
+            "trainer.update=simultaneous cannot hold here (%s): this run alternates (D "
+            "updates, then G through the updated D); set trainer.update=alternating to say so",
+            "; ".join(why),
         )
+        return False
     return True

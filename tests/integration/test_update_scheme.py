@@ -1,9 +1,12 @@
 """trainer.update (alternating | simultaneous) and trainer.fused_d_pass on tiny models: the
 simultaneous step equals a hand-written two-tape step (the origin's), the fused D pass equals
-two calls, the combinations that cannot hold are refused in one line, and resume stays exact."""
+two calls, where simultaneous cannot hold the run alternates and says so in one line, and
+resume stays exact."""
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import keras
@@ -81,7 +84,7 @@ def test_simultaneous_differs_from_alternating(tiny_overrides) -> None:
     """Alternating's G loss sees the updated D and a second forward: a different step."""
     _, simultaneous, step, batches = _built(tiny_overrides, *EXACT, "trainer.update=simultaneous")
     step(iter(batches), 1)
-    _, alternating, step, batches = _built(tiny_overrides, *EXACT)
+    _, alternating, step, batches = _built(tiny_overrides, *EXACT, "trainer.update=alternating")
     step(iter(batches), 1)
     g_sim, g_alt = (s.generator.trainable_weights[0].numpy() for s in (simultaneous, alternating))
     assert not np.allclose(g_sim, g_alt, rtol=1e-6, atol=0)
@@ -129,39 +132,49 @@ def test_fused_pair_of_a_conditional_acgan_splits_both_heads(tiny_overrides) -> 
     assert real_classes.shape == (batch["image"].shape[0], 10)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["trainer.update=both"], r"trainer.update='both': choose alternating or simultaneous"),
-        (
-            ["trainer.update=simultaneous", "trainer.n_critic=2"],
-            r"trainer.n_critic=2 asks for several D updates",
-        ),
-    ],
-)
-def test_config_refuses_what_simultaneous_cannot_do(tiny_overrides, overrides, message) -> None:
-    with pytest.raises(ConfigError, match=message) as error:
-        load_run_config(compose_config(overrides=[*tiny_overrides, *overrides]))
+def test_config_refuses_an_unknown_scheme_in_one_line(tiny_overrides) -> None:
+    with pytest.raises(ConfigError, match=r"trainer.update='both': choose alternating or") as error:
+        load_run_config(compose_config(overrides=[*tiny_overrides, "trainer.update=both"]))
     assert "\n" not in str(error.value)
 
 
+def test_the_shipped_default_is_simultaneous(tiny_overrides) -> None:
+    _, _, step, _ = _built(tiny_overrides)
+    assert step.simultaneous
+
+
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "reason"),
     [
+        (["trainer.n_critic=2"], r"trainer.n_critic=2 asks for several D updates per G update"),
         (
-            ["trainer.update=simultaneous", "regularizer=[r1]", "regularizer.r1.interval=4"],
-            r"cannot run the lazy regularization phase\(s\) discriminator_regularization",
-        ),
-        (
-            ["trainer.fused_d_pass=true", "discriminator.normalization=batch"],
-            r"fused_d_pass=true .* batch_normalization.* couple the examples",
+            ["regularizer=[r1]", "regularizer.r1.interval=4"],
+            r"lazy regularization phase\(s\) discriminator_regularization take their own",
         ),
     ],
 )
-def test_step_refuses_what_cannot_hold_in_one_line(tiny_overrides, overrides, message) -> None:
-    with pytest.raises(ConfigError, match=message) as error:
+def test_where_simultaneous_cannot_hold_the_run_alternates_and_says_so(
+    tiny_overrides, overrides, reason, caplog
+) -> None:
+    """Never a silent fallback: one warning line at startup names why."""
+    with caplog.at_level(logging.WARNING, logger="gantrain"):
+        _, _, step, batches = _built(tiny_overrides, "trainer.update=simultaneous", *overrides)
+    assert not step.simultaneous
+    (line,) = [r.getMessage() for r in caplog.records if "trainer.update" in r.getMessage()]
+    assert re.search(reason, line) and "this run alternates" in line and "\n" not in line
+    metrics = step(iter(batches.repeat()), 1)
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    # Asked for explicitly, alternating is silent.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gantrain"):
+        _built(tiny_overrides, "trainer.update=alternating", *overrides)
+    assert not [r for r in caplog.records if "trainer.update" in r.getMessage()]
+
+
+def test_step_refuses_a_fused_pass_over_batch_statistics_in_one_line(tiny_overrides) -> None:
+    overrides = ["trainer.fused_d_pass=true", "discriminator.normalization=batch"]
+    with pytest.raises(ConfigError, match=r"fused_d_pass=true .* batch_normalization.* couple"):
         _built(tiny_overrides, *overrides)
-    assert "\n" not in str(error.value)
 
 
 def test_simultaneous_keeps_every_step_regularizers_and_relativistic_losses(

@@ -145,4 +145,5 @@ def test_a_run_dir_config_from_before_newer_trainer_keys_still_loads() -> None:
     # Trained as it was: no lazy-phase optimizer adjustment, alternating updates, plain EMA.
     assert run.trainer.lazy_adjust is False and run.trainer.update == "alternating"
     assert run.trainer.ema_kimg == 0 and run.trainer.augment_p is None
-    assert load_run_config(compose_config()).trainer.lazy_adjust is True  # today's default
+    today = load_run_config(compose_config()).trainer
+    assert today.lazy_adjust is True and today.update == "simultaneous"  # today's defaults
