@@ -33,8 +33,14 @@ def test_power_iteration_converges_to_the_largest_singular_value() -> None:
 
 def test_sn_dense_keeps_w_and_divides_by_sigma_in_the_forward_pass() -> None:
     layer = SNDense(5, use_bias=False)
-    x = tf.random.normal([3, 8], seed=2)
+    x = tf.constant(np.random.default_rng(2).normal(size=(3, 8)), tf.float32)
     layer(x)  # build
+    # A kernel whose top singular value stands clear of the next (3 against 1): 100 power
+    # iterations converge whatever the random start (a random kernel's gap can be too small,
+    # which made this test depend on the random state earlier tests left).
+    left, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(8, 5)))
+    right, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(5, 5)))
+    layer.kernel.assign((left * [3.0, 1.0, 0.8, 0.5, 0.2]) @ right.T)
     kernel = layer.kernel.numpy().copy()
     for _ in range(100):  # one power iteration per training call
         out = layer(x, training=True)
