@@ -178,9 +178,26 @@ def is_running(run_dir: Path) -> bool:
     return False
 
 
+def _trainer(config: dict[str, Any]) -> dict[str, Any]:
+    """The saved config's `trainer` node with its interpolations resolved against the whole
+    config (a recipe's `${gantrain.stylegan2_ada_auto:batch_size}` needs dataset.resolution);
+    the node as saved when it does not resolve."""
+    trainer = config.get("trainer") or {}
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    import gantrain.recipes  # noqa: F401  (registers the recipes' resolvers)
+
+    try:
+        resolved = OmegaConf.to_container(OmegaConf.create(config).trainer, resolve=True)
+    except (OmegaConfBaseException, ValueError, TypeError, AttributeError):
+        return trainer
+    return resolved if isinstance(resolved, dict) else trainer
+
+
 def _budget(config: dict[str, Any]) -> tuple[int | None, float | None]:
     """(target step, max_time seconds) of a run's saved config; (None, None) if unknown."""
-    trainer = config.get("trainer") or {}
+    trainer = _trainer(config)
     try:
         steps = target_steps(
             int(trainer["max_steps"]),

@@ -213,3 +213,23 @@ def test_single_run_is_labelled_by_all_its_overrides(sweep_dir: Path) -> None:
     labels, common = label_runs(runs)
     assert common == [] and labels == [" ".join([*COMMON, "optimizer.generator.lr=1e-4"])]
     assert runs[0].objective == {"metric": "fid", "direction": "minimize"}
+
+
+def test_a_recipe_budget_computed_by_a_resolver_is_read(tmp_path: Path) -> None:
+    """stylegan2_ada's batch comes from ${gantrain.stylegan2_ada_auto:batch_size} at the saved
+    dataset.resolution (32 at 64 px): 0.64 kimg binds at step 20."""
+    records = stats([(10, 1.0, 1.0), (20, 1.0, 1.0)], [1.0, 1.0])
+    trainer = {
+        "max_steps": 99,
+        "max_kimg": 0.64,
+        "batch_size": "${gantrain.stylegan2_ada_auto:batch_size}",
+    }
+    run = make_run(tmp_path / "sg2", [], records, trainer=trainer)
+    config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    config["dataset"] = {"resolution": 64}
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    assert collect(run)[0].target_steps == 20 and collect(run)[0].status == "done"
+    # Without the resolution it cannot resolve: an unknown target, not a crash.
+    del config["dataset"]
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    assert collect(run)[0].target_steps is None
