@@ -9,7 +9,6 @@ A run without a key (ADA's `aug_p` in a run without ADA) is left out of that key
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,14 +17,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gantrain.logging.stats import read_jsonl
+
 
 def read_stats(run_dir: Path) -> list[dict]:
-    """The records of `run_dir`/stats.jsonl; a one-line error when it is missing."""
+    """The records of `run_dir`/stats.jsonl (a torn last line skipped); a one-line error
+    when it is missing."""
     path = run_dir / "stats.jsonl"
     if not path.is_file():
         raise SystemExit(f"plot_stats: {path}: no such file; give a gantrain run dir")
-    with path.open(encoding="utf-8") as file:
-        return [json.loads(line) for line in file if line.strip()]
+    return read_jsonl(path)
 
 
 def plot(runs: dict[str, list[dict]], keys: list[str], output: Path) -> None:

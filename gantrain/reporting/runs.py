@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+import gantrain.recipes  # noqa: F401  (registers the recipes' resolvers)
 from gantrain.budget import parse_max_time, target_steps
 from gantrain.errors import ConfigError
 from gantrain.logging.stats import read_jsonl
@@ -183,11 +186,6 @@ def _trainer(config: dict[str, Any]) -> dict[str, Any]:
     config (a recipe's `${gantrain.stylegan2_ada_auto:batch_size}` needs dataset.resolution);
     the node as saved when it does not resolve."""
     trainer = config.get("trainer") or {}
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    import gantrain.recipes  # noqa: F401  (registers the recipes' resolvers)
-
     try:
         resolved = OmegaConf.to_container(OmegaConf.create(config).trainer, resolve=True)
     except (OmegaConfBaseException, ValueError, TypeError, AttributeError):
