@@ -60,5 +60,6 @@ def test_train_command_mode_scores_gantrain_against_the_origin_loop(tiny_mnist) 
     assert sides == ["origin (TF DCGAN tutorial)", "gantrain train", "origin (TF DCGAN tutorial)"]
     gantrain = report["runs"][1]
     assert "trainer.update=simultaneous" in gantrain["overrides"] and gantrain["steps"] == 6
+    assert "trainer.ema_start=0" in gantrain["overrides"]  # the EMA's steady state
     around = statistics.mean(report["runs"][i]["whole"] for i in (0, 2))
     assert gantrain["ratio_whole"] == pytest.approx(gantrain["whole"] / around)

@@ -7,14 +7,16 @@ import keras
 import pytest
 import tensorflow as tf
 
+from gantrain import optim
 from gantrain.config import build, load_run_config
 from gantrain.errors import ConfigError
 from tests.conftest import REPO, compose_config
 
 OPTIMIZERS = sorted(p.stem for p in (REPO / "configs" / "optimizer").glob("*.yaml"))
+# Adam and AdamW: Keras's, with the fused update (tests/unit/test_fused_adam.py).
 KERAS_CLASS = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
     "rmsprop": keras.optimizers.RMSprop,
     "sgd": keras.optimizers.SGD,
 }
@@ -42,9 +44,7 @@ def test_each_yaml_builds_its_optimizer_with_its_values(name: str) -> None:
         if hasattr(optimizer, key) and key != "_target_":
             assert getattr(optimizer, key) == pytest.approx(value), key
     # The generator keeps its own (default) optimizer.
-    assert type(_built([f"optimizer@optimizer.discriminator={name}"], "generator")) is (
-        keras.optimizers.Adam
-    )
+    assert type(_built([f"optimizer@optimizer.discriminator={name}"], "generator")) is optim.Adam
 
 
 @pytest.mark.parametrize("name", ["rmsprop", "adamw", "sgd"])
