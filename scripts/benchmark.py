@@ -82,6 +82,9 @@ STEP = "gantrain TrainStep"
 PIPELINE = "input pipeline alone"
 NOISE_DIM = 100  # the tutorial's
 
+# The EMA averaging from step 1: the steady state of 90% of a default run (module docstring).
+EMA_STEADY_STATE = "trainer.ema_start=0"
+
 # setting -> (Hydra overrides, what it shows)
 SETTINGS: dict[str, tuple[list[str], str]] = {
     "default": ([], "strategy=default, float32, no XLA, steps_per_loop=1"),
@@ -95,7 +98,7 @@ SETTINGS: dict[str, tuple[list[str], str]] = {
     "xla": (["trainer.jit_compile=true"], "trainer.jit_compile=true"),
     "steps_per_loop_10": (["trainer.steps_per_loop=10"], "trainer.steps_per_loop=10"),
     "ema": (
-        ["trainer.ema_decay=0.999", "trainer.ema_start=0"],
+        ["trainer.ema_decay=0.999", EMA_STEADY_STATE],
         "trainer.ema_decay=0.999, averaging from step 1 (the hand-written loop has no EMA)",
     ),
     "input_pipeline": ([], "next() on the distributed input pipeline, no training"),
@@ -405,10 +408,6 @@ def origin_run(args: argparse.Namespace) -> dict:
     return window_scores(records, args.batch_size)
 
 
-# The EMA averaging from step 1 (the default run's steady state, see the module docstring).
-STEADY_STATE = ["trainer.ema_start=0"]
-
-
 def train_command_run(args: argparse.Namespace, overrides: list[str], directory: Path) -> dict:
     """`python -m gantrain train dataset=mnist ...` in a process, scored from its stats.jsonl."""
     command = [
@@ -458,12 +457,8 @@ def train_command(args: argparse.Namespace) -> dict:
         for index, variant in enumerate(variants):
             overrides = [*variant.split(), *args.overrides]
             # The EMA's steady state unless the run sets ema_start itself (one value per key).
-            steady = [
-                o
-                for o in STEADY_STATE
-                if not any(x.startswith("trainer.ema_start=") for x in overrides)
-            ]
-            overrides = [*steady, *overrides]
+            if not any(o.startswith("trainer.ema_start=") for o in overrides):
+                overrides = [EMA_STEADY_STATE, *overrides]
             print(f"benchmark: gantrain train {' '.join(overrides)} ...", file=sys.stderr)
             score = train_command_run(args, overrides, Path(scratch) / f"run{index}")
             runs.append({"side": "gantrain train", "overrides": overrides, **score})
