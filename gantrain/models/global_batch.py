@@ -7,8 +7,8 @@ gives the default strategy's losses).
 
 Batch norm: `global_batch_norm` returns a Keras BatchNormalization that all-reduces its
 moments over the replicas (`synchronized=True`) when the model is built under a
-multi-replica strategy, and a plain one otherwise (the synchronized path costs extra work
-even on one device).
+multi-replica strategy, and otherwise `FusedBatchNormalization`, the same layer whose training
+call is TensorFlow's fused kernel (the synchronized path costs extra work even on one device).
 
 Dropout: Keras's `Dropout` draws its mask from a `SeedGenerator` whose state is mirrored: under a
 multi-replica strategy every replica draws the *same* mask for its slice of the batch
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from keras.src.utils import naming as keras_naming  # Keras's layer auto-names
+from tensorflow.python.framework import config as tf_config  # no public reader
 
 
 @keras.saving.register_keras_serializable(package="gantrain")
@@ -59,4 +61,72 @@ def global_batch_norm(**kwargs) -> keras.layers.BatchNormalization:
     moments when the strategy in scope has more than one replica.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return keras.layers.BatchNormalization(synchronized=replicas > 1, **kwargs)
+    if replicas > 1:
+        return keras.layers.BatchNormalization(synchronized=True, **kwargs)
+    return FusedBatchNormalization(**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="gantrain")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` (same arguments, weights and results) whose training
+    call on (B, C) or (B, H, W, C) inputs is TensorFlow's fused kernel (`FusedBatchNormV3`:
+    moments, normalization and, in the backward pass, every gradient in one op each way).
+
+    Keras 3 builds batch norm from separate moments, normalization and update ops; for the
+    default DCGAN generator's three batch norms the fused kernel took its forward and backward
+    pass from 50.8 to 46.3 ms at batch 32 on this CPU (one process, alternating blocks), with
+    outputs equal to 2e-6 and the moving statistics to 1e-7 (tests/unit/test_fused_batch_norm.py).
+    The moving variance keeps Keras's biased batch variance (the kernel returns the unbiased
+    one, which is rescaled). Everything else takes Keras's own path: inference, masks,
+    renorm, synchronized statistics, other axes or ranks, and runs with op determinism on
+    (the fused backward is not promised deterministic on GPUs).
+    """
+
+    def __init__(self, **kwargs) -> None:
+        if kwargs.get("name") is None:
+            # Keras's own names (batch_normalization_3), shared counter with Keras's layers:
+            # summaries, get_layer() and messages read as before the kernel changed.
+            kwargs["name"] = keras_naming.auto_name("batch_normalization")
+        super().__init__(**kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fused_applies(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        x = tf.cast(inputs, tf.float32)  # Keras computes batch norm in float32, as here
+        channels = x.shape[-1]
+        x4 = x if x.shape.rank == 4 else tf.reshape(x, [-1, 1, 1, channels])
+        ones, zeros = tf.ones([channels]), tf.zeros([channels])
+        gamma = tf.cast(self.gamma, tf.float32) if self.scale else ones
+        beta = tf.cast(self.beta, tf.float32) if self.center else zeros
+        y, mean, unbiased, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x4,
+            scale=gamma,
+            offset=beta,
+            mean=tf.zeros([0]),
+            variance=tf.zeros([0]),
+            epsilon=self.epsilon,
+            exponential_avg_factor=1.0,
+            data_format="NHWC",
+            is_training=True,
+        )
+        count = tf.cast(tf.size(x4) // channels, tf.float32)
+        variance = unbiased * tf.maximum(count - 1.0, 0.0) / count  # Keras's biased variance
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+        self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
+        y = y if x.shape.rank == 4 else tf.reshape(y, tf.shape(x))
+        return tf.cast(y, self.compute_dtype)
+
+    def _fused_applies(self, inputs, training, mask) -> bool:
+        rank = inputs.shape.rank
+        return (
+            training is True
+            and self.trainable
+            and mask is None
+            and not self.renorm
+            and not self.synchronized
+            and rank in (2, 4)
+            and self.axis in (-1, rank - 1)
+            and inputs.shape[-1] is not None
+            and not tf_config.is_op_determinism_enabled()
+        )
