@@ -107,6 +107,53 @@ def test_ema_copies_before_its_start_step() -> None:
         np.testing.assert_array_equal(average.numpy(), weight.numpy())
 
 
+def test_ema_update_inside_a_compiled_step_is_one_xla_cluster_with_the_same_average() -> None:
+    """On one replica the averaging runs fused by XLA (the train step's case: a traced step
+    and a tensor decay), and gives the unfused formula's numbers."""
+    from gantrain.training.ema import fuse_with_xla
+
+    model, ema = _model(0), _model(1)
+    assert fuse_with_xla(ema.trainable_weights + model.trainable_weights)
+    before = [w.numpy().copy() for w in ema.trainable_weights]
+    decay = tf.Variable(0.75)
+    step = tf.Variable(7, dtype=tf.int64)
+
+    @tf.function
+    def train_step_tail() -> None:
+        update_ema(ema, model, decay=decay * 1.0, step=step, start=3)
+
+    train_step_tail()
+    graph = train_step_tail.get_concrete_function().graph.as_graph_def()
+    compiled = [f for f in graph.library.function if f.attr["_XlaMustCompile"].b]
+    assert compiled, "the EMA average should be an XLA-compiled function on one replica"
+    for average, old, weight in zip(
+        ema.trainable_weights, before, model.trainable_weights, strict=True
+    ):
+        np.testing.assert_allclose(average.numpy(), 0.75 * old + 0.25 * weight.numpy(), rtol=1e-6)
+
+
+def test_replicated_variables_keep_the_unfused_ema_update() -> None:
+    from gantrain.distribute.mirrored import MirroredStrategy
+    from gantrain.training.ema import fuse_with_xla
+
+    strategy = MirroredStrategy(num_cpu_devices=2).create()
+    with strategy.scope():
+        model, ema = _model(0), _model(1)
+        assert not fuse_with_xla(ema.trainable_weights + model.trainable_weights)
+    before = [w.numpy().copy() for w in ema.trainable_weights]
+
+    @tf.function
+    def tail() -> None:
+        update_ema(ema, model, decay=0.5, step=tf.constant(1), start=0)
+
+    with strategy.scope():
+        tail()
+    for average, old, weight in zip(
+        ema.trainable_weights, before, model.trainable_weights, strict=True
+    ):
+        np.testing.assert_allclose(average.numpy(), 0.5 * old + 0.5 * weight.numpy(), rtol=1e-6)
+
+
 def test_ema_twin_must_match() -> None:
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
     with pytest.raises(ValueError, match="generator's own builder"):
