@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,20 @@ log = logging.getLogger("gantrain")
 
 MODES = ("samples", "classes", "interpolate")
 EMA_KEY = "generator_ema"
+
+
+def run_checkpoint(run_dir: str | os.PathLike, checkpoint: str | None) -> str:
+    """What `checkpoint=` names for `run_dir=`: a path as given, or a name inside the run
+    (`ckpt-5000`, `best/ckpt-5000`: under <run_dir>/checkpoints/, as `--help` says)."""
+    from gantrain.checkpointing import CHECKPOINT_DIR
+
+    if not checkpoint:
+        return str(run_dir)
+    given = Path(checkpoint).expanduser()
+    if given.is_absolute() or given.is_dir() or Path(f"{given}.index").exists():
+        return str(given)
+    inside = Path(run_dir) / CHECKPOINT_DIR / given
+    return str(inside) if Path(f"{inside}.index").exists() else str(given)
 
 
 def trained_config(run_dir: Path, checkpoint: str) -> DictConfig:
@@ -103,7 +118,7 @@ def load_sampler(
     from gantrain.training.build import build_generator, build_sampler
     from gantrain.training.sampling import truncation_mapping
 
-    prefix = find_checkpoint(checkpoint or run_dir)
+    prefix = find_checkpoint(run_checkpoint(run_dir, checkpoint))
     run = load_run_config(trained_config(Path(run_dir), prefix))
     spec = run.dataset.spec()
     generator = build_generator(run, spec)

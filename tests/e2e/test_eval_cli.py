@@ -72,7 +72,7 @@ def test_eval_run_dir_prints_metrics_and_protocol(tiny_run: Path, tmp_path: Path
 
     earlier = _result(
         run_gantrain(
-            "eval", f"run_dir={tiny_run}", f"checkpoint={tiny_run}/checkpoints/ckpt-2",
+            "eval", f"run_dir={tiny_run}", "checkpoint=ckpt-2",
             "eval=fid", "eval.num_samples=120", "eval.num_real=200", f"eval.cache_dir={tmp_path}",
         )
     )  # fmt: skip

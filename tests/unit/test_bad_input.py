@@ -421,3 +421,19 @@ def test_a_relative_run_dir_finds_its_checkpoints_without_warnings(
         found = find_checkpoint("run")
     assert Path(found).resolve() == (tmp_path / "run" / "checkpoints" / "ckpt-2").resolve()
     assert caplog.records == []
+
+
+def test_checkpoint_names_resolve_inside_the_run_dir(tmp_path: Path) -> None:
+    from gantrain.tasks.sample import run_checkpoint
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "best").mkdir(parents=True)
+    for name in ("checkpoints/ckpt-5.index", "checkpoints/best/ckpt-3.index"):
+        (run / name).touch()
+    assert run_checkpoint(run, None) == str(run)
+    assert run_checkpoint(run, "ckpt-5") == str(run / "checkpoints" / "ckpt-5")
+    assert run_checkpoint(run, "best/ckpt-3") == str(run / "checkpoints" / "best" / "ckpt-3")
+    elsewhere = tmp_path / "copied" / "ckpt-9"
+    assert run_checkpoint(run, str(elsewhere)) == str(elsewhere)  # a path stays a path
+    # A name the run does not have is passed on unchanged, for find_checkpoint's error.
+    assert run_checkpoint(run, "ckpt-7") == "ckpt-7"
