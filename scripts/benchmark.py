@@ -38,6 +38,7 @@ RSS.
     python scripts/benchmark.py --setting mixed_float16
     python scripts/benchmark.py --all --markdown        # the README table
     python scripts/benchmark.py --train-command --batch-size 256 --steps 300
+    python scripts/benchmark.py --train-command --repeats 3 --markdown   # 7 interleaved runs
 """
 
 from __future__ import annotations
@@ -441,11 +442,38 @@ def _in_subprocess(args: argparse.Namespace, *flags: str) -> dict:
     return json.loads(out.stdout)
 
 
+def score_runs(runs: list[dict]) -> dict[str, dict]:
+    """Each gantrain run's ratios to the origin runs around it; the median ratio per variant.
+
+    `runs` alternate origin / gantrain / origin / ...; every gantrain run gets
+    `ratio_median_window` and `ratio_whole` against the mean of its two neighbours (set in
+    place), and the summary maps each variant's overrides to its ratios and their medians.
+    """
+    for position, run in enumerate(runs):
+        if run["side"] == ORIGIN:
+            continue
+        around = [runs[position - 1], runs[position + 1]]
+        for key in ("median_window", "whole"):
+            run[f"ratio_{key}"] = run[key] / statistics.mean(r[key] for r in around)
+    summary: dict[str, dict] = {}
+    for run in runs:
+        if run["side"] != ORIGIN:
+            entry = summary.setdefault(" ".join(run["overrides"]), {})
+            for key in ("median_window", "whole"):
+                entry.setdefault(f"ratios_{key}", []).append(run[f"ratio_{key}"])
+    for entry in summary.values():
+        for key in ("median_window", "whole"):
+            entry[f"median_ratio_{key}"] = statistics.median(entry[f"ratios_{key}"])
+    return summary
+
+
 def train_command(args: argparse.Namespace) -> dict:
     """Interleaved in one session: origin, then (gantrain variant, origin) per variant."""
     import tempfile
 
-    variants = args.variant or [""]
+    # Each repeat runs every variant again, still between two origin runs, so slow drifts of
+    # the machine's speed hit both sides alike; the summary is the median ratio per variant.
+    variants = (args.variant or [""]) * args.repeats
     runs: list[dict] = []
 
     def origin() -> None:
@@ -464,19 +492,14 @@ def train_command(args: argparse.Namespace) -> dict:
             runs.append({"side": "gantrain train", "overrides": overrides, **score})
             origin()
     origins = [r for r in runs if r["side"] == ORIGIN]
-    for run in runs:
-        if run["side"] == ORIGIN:
-            continue
-        # Against the mean of the origin runs just before and after it.
-        position = runs.index(run)
-        around = [runs[position - 1], runs[position + 1]]
-        for key in ("median_window", "whole"):
-            run[f"ratio_{key}"] = run[key] / statistics.mean(r[key] for r in around)
+    summary = score_runs(runs)
     return {
         "batch_size": args.batch_size,
         "steps": args.steps,
         "log_every": args.log_every,
+        "repeats": args.repeats,
         "runs": runs,
+        "summary": summary,
         "origin_spread": max(r["whole"] for r in origins) / min(r["whole"] for r in origins),
         "load_average": os.getloadavg(),
         "tensorflow": tf.__version__,
@@ -496,6 +519,13 @@ def train_command_markdown(report: dict) -> str:
         if "ratio_whole" in run:
             ratios = f" **{run['ratio_median_window']:.3f}** | **{run['ratio_whole']:.3f}**"
         lines.append(f"| {label} | {run['median_window']:.0f} | {run['whole']:.0f} |{ratios} |")
+    if report["repeats"] > 1:
+        for overrides, entry in report["summary"].items():
+            lines.append(
+                f"| median of {report['repeats']} ratios: {overrides} | | | "
+                f"**{entry['median_ratio_median_window']:.3f}** | "
+                f"**{entry['median_ratio_whole']:.3f}** |"
+            )
     return "\n".join(lines)
 
 
@@ -521,6 +551,12 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=1100, help="--train-command: steps per run")
     parser.add_argument("--log-every", type=int, default=100, help="--train-command: window")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="--train-command: run the variants this many times, each between origin runs",
+    )
     parser.add_argument("--origin-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     args = parser.parse_args()
