@@ -449,18 +449,15 @@ def score_runs(runs: list[dict]) -> dict[str, dict]:
     `ratio_median_window` and `ratio_whole` against the mean of its two neighbours (set in
     place), and the summary maps each variant's overrides to its ratios and their medians.
     """
+    summary: dict[str, dict] = {}
     for position, run in enumerate(runs):
         if run["side"] == ORIGIN:
             continue
         around = [runs[position - 1], runs[position + 1]]
+        entry = summary.setdefault(" ".join(run["overrides"]), {})
         for key in ("median_window", "whole"):
             run[f"ratio_{key}"] = run[key] / statistics.mean(r[key] for r in around)
-    summary: dict[str, dict] = {}
-    for run in runs:
-        if run["side"] != ORIGIN:
-            entry = summary.setdefault(" ".join(run["overrides"]), {})
-            for key in ("median_window", "whole"):
-                entry.setdefault(f"ratios_{key}", []).append(run[f"ratio_{key}"])
+            entry.setdefault(f"ratios_{key}", []).append(run[f"ratio_{key}"])
     for entry in summary.values():
         for key in ("median_window", "whole"):
             entry[f"median_ratio_{key}"] = statistics.median(entry[f"ratios_{key}"])
@@ -560,6 +557,8 @@ def main() -> int:
     parser.add_argument("--origin-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: must be at least 1")
 
     if args.origin_run:
         print(json.dumps(origin_run(args)))
