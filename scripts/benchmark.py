@@ -39,6 +39,7 @@ RSS.
     python scripts/benchmark.py --all --markdown        # the README table
     python scripts/benchmark.py --train-command --batch-size 256 --steps 300
     python scripts/benchmark.py --train-command --repeats 3 --markdown   # 7 interleaved runs
+    python scripts/benchmark.py --train-command --variant @step --variant ""   # step alone too
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -85,6 +86,10 @@ NOISE_DIM = 100  # the tutorial's
 
 # The EMA averaging from step 1: the steady state of 90% of a default run (module docstring).
 EMA_STEADY_STATE = "trainer.ema_start=0"
+
+# `--variant @step`: gantrain's TrainStep alone in its own process (no command around it).
+STEP_ALONE = "@step"
+STEP_ALONE_SIDE = "gantrain TrainStep alone"
 
 # setting -> (Hydra overrides, what it shows)
 SETTINGS: dict[str, tuple[list[str], str]] = {
@@ -399,12 +404,30 @@ def origin_run(args: argparse.Namespace) -> dict:
     with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
         run = load_run_config(compose("train", ["dataset=mnist"]))
     keras.utils.set_random_seed(0)
-    step = origin_loop(run.dataset.load().images, args.batch_size)
+    return windowed(origin_loop(run.dataset.load().images, args.batch_size), args)
+
+
+def step_run(args: argparse.Namespace) -> dict:
+    """gantrain's TrainStep alone in this process (the `--variant @step` side), scored per
+    window exactly as `origin_run`: the default recipe with `args.overrides`, no callbacks."""
+    with initialize_config_module(config_module="gantrain.configs", version_base="1.3"):
+        cfg = compose(
+            "train", ["dataset=mnist", f"trainer.batch_size={args.batch_size}", *args.overrides]
+        )
+    run = load_run_config(cfg)
+    strategy = run.strategy.create()  # before any TensorFlow op, as train() does
+    keras.utils.set_random_seed(run.trainer.seed)
+    step = framework(run, run.dataset.load(), strategy, args.batch_size)
+    return windowed(lambda: next(iter(step().values())), args)
+
+
+def windowed(step: Callable[[], tf.Tensor], args: argparse.Namespace) -> dict:
+    """`--steps` calls of `step`, timed per `--log-every` window (waiting on its result)."""
     records, started = [], time.perf_counter()
     for done in range(1, args.steps + 1):
-        loss = step()
+        result = step()
         if done % args.log_every == 0:
-            loss.numpy()  # wait for the window's work
+            result.numpy()  # wait for the window's work
             records.append((done, time.perf_counter() - started))
     return window_scores(records, args.batch_size)
 
@@ -430,10 +453,10 @@ def train_command_run(args: argparse.Namespace, overrides: list[str], directory:
     }
 
 
-def _in_subprocess(args: argparse.Namespace, *flags: str) -> dict:
+def _in_subprocess(args: argparse.Namespace, *flags: str, overrides: Sequence[str] = ()) -> dict:
     command = [
         sys.executable, __file__, *flags, "--batch-size", str(args.batch_size),
-        "--steps", str(args.steps), "--log-every", str(args.log_every),
+        "--steps", str(args.steps), "--log-every", str(args.log_every), *overrides,
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode:
@@ -484,9 +507,17 @@ def train_command(args: argparse.Namespace) -> dict:
             # The EMA's steady state unless the run sets ema_start itself (one value per key).
             if not any(o.startswith("trainer.ema_start=") for o in overrides):
                 overrides = [EMA_STEADY_STATE, *overrides]
-            print(f"benchmark: gantrain train {' '.join(overrides)} ...", file=sys.stderr)
-            score = train_command_run(args, overrides, Path(scratch) / f"run{index}")
-            runs.append({"side": "gantrain train", "overrides": overrides, **score})
+            if STEP_ALONE in overrides:
+                # The step without the command around it, in its own process like the origin
+                # (the marker stays in "overrides": the summary keeps the two sides apart).
+                rest = [o for o in overrides if o != STEP_ALONE]
+                print(f"benchmark: TrainStep alone {' '.join(rest)} ...", file=sys.stderr)
+                score = _in_subprocess(args, "--step-run", overrides=rest)
+                runs.append({"side": STEP_ALONE_SIDE, "overrides": overrides, **score})
+            else:
+                print(f"benchmark: gantrain train {' '.join(overrides)} ...", file=sys.stderr)
+                score = train_command_run(args, overrides, Path(scratch) / f"run{index}")
+                runs.append({"side": "gantrain train", "overrides": overrides, **score})
             origin()
     origins = [r for r in runs if r["side"] == ORIGIN]
     summary = score_runs(runs)
@@ -544,7 +575,8 @@ def main() -> int:
         "--variant",
         action="append",
         help="with --train-command: extra train overrides of one gantrain run, as one string "
-        "(repeat to compare several; default: one run of the default recipe)",
+        "(repeat to compare several; default: one run of the default recipe); `@step` in it: "
+        "gantrain's TrainStep alone in its own process instead of the whole command",
     )
     parser.add_argument("--steps", type=int, default=1100, help="--train-command: steps per run")
     parser.add_argument("--log-every", type=int, default=100, help="--train-command: window")
@@ -555,6 +587,7 @@ def main() -> int:
         help="--train-command: run the variants this many times, each between origin runs",
     )
     parser.add_argument("--origin-run", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--step-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -562,6 +595,9 @@ def main() -> int:
 
     if args.origin_run:
         print(json.dumps(origin_run(args)))
+        return 0
+    if args.step_run:
+        print(json.dumps(step_run(args)))
         return 0
     if args.train_command:
         report = train_command(args)
