@@ -45,11 +45,12 @@ SET_BY_THE_BENCHMARK = ("trainer.max_steps", "trainer.log_every", "trainer.batch
 
 
 def test_train_command_mode_scores_gantrain_against_the_origin_loop(tiny_mnist) -> None:
-    """--train-command: origin / gantrain train / origin in separate processes, one report."""
+    """--train-command: origin / gantrain train / origin / TrainStep alone / origin in
+    separate processes, one report."""
     command = [
         sys.executable, str(REPO / "scripts" / "benchmark.py"), "--train-command",
         "--batch-size", "16", "--steps", "6", "--log-every", "2",
-        "--variant", "trainer.update=simultaneous",
+        "--variant", "trainer.update=simultaneous", "--variant", "@step",
         *[o for o in TINY if not o.startswith(SET_BY_THE_BENCHMARK)],
         f"dataset.path={tiny_mnist}",
     ]  # fmt: skip
@@ -57,9 +58,16 @@ def test_train_command_mode_scores_gantrain_against_the_origin_loop(tiny_mnist) 
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     sides = [run["side"] for run in report["runs"]]
-    assert sides == ["origin (TF DCGAN tutorial)", "gantrain train", "origin (TF DCGAN tutorial)"]
-    gantrain = report["runs"][1]
+    origin = "origin (TF DCGAN tutorial)"
+    assert sides == [origin, "gantrain train", origin, "gantrain TrainStep alone", origin]
+    gantrain, alone = report["runs"][1], report["runs"][3]
     assert "trainer.update=simultaneous" in gantrain["overrides"] and gantrain["steps"] == 6
     assert "trainer.ema_start=0" in gantrain["overrides"]  # the EMA's steady state
     around = statistics.mean(report["runs"][i]["whole"] for i in (0, 2))
     assert gantrain["ratio_whole"] == pytest.approx(gantrain["whole"] / around)
+    # The step alone: its own process, scored the same way, kept apart in the summary.
+    assert alone["steps"] == 6 and "@step" in alone["overrides"]
+    assert alone["ratio_whole"] == pytest.approx(
+        alone["whole"] / statistics.mean(report["runs"][i]["whole"] for i in (2, 4))
+    )
+    assert len(report["summary"]) == 2
