@@ -39,10 +39,10 @@ from gantrain.checkpointing import checkpoint_step, find_checkpoint, restore_int
 from gantrain.config import load_run_config  # noqa: E402
 from gantrain.data.base import LoadedDataset  # noqa: E402
 from gantrain.errors import ConfigError  # noqa: E402
+from gantrain.eval.extractors.base import batched  # noqa: E402
+from gantrain.eval.reference import image_float  # noqa: E402
 from gantrain.tasks.sample import run_checkpoint, trained_config  # noqa: E402
 from gantrain.training.build import build_discriminator, build_generator  # noqa: E402
-
-SETS = ("train", "held_out", "fake")
 
 
 def pick(data: LoadedDataset, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +53,7 @@ def pick(data: LoadedDataset, count: int, seed: int) -> tuple[np.ndarray, np.nda
             "lower --num"
         )
     rows = np.random.default_rng(seed).choice(len(data.images), count, replace=False)
-    images = data.images[rows].astype(np.float32) / 127.5 - 1.0
+    images = image_float(data.images[rows])
     labels = np.zeros(count, np.int32) if data.labels is None else data.labels[rows]
     return images, labels.astype(np.int32)
 
@@ -62,10 +62,8 @@ def scores(discriminator, images: np.ndarray, labels: np.ndarray, batch: int) ->
     """D's logits (N,) for images (N, H, W, C), batch by batch (no augmentation)."""
     conditional = int(getattr(discriminator, "num_classes", 0)) > 0
     out = []
-    for start in range(0, len(images), batch):
-        x = tf.constant(images[start : start + batch])
-        inputs = [x, tf.constant(labels[start : start + batch])] if conditional else x
-        logits = discriminator(inputs, training=False)
+    for x, y in zip(batched(images, batch), batched(labels, batch), strict=True):
+        logits = discriminator([x, y] if conditional else x, training=False)
         logits = logits[0] if isinstance(logits, list | tuple) else logits
         out.append(np.asarray(logits, np.float32).reshape(-1))
     return np.concatenate(out)
@@ -76,11 +74,10 @@ def generated(generator, count: int, num_classes: int, seed: int, batch: int):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((count, generator.latent_dim), dtype=np.float32)
     labels = rng.integers(0, max(num_classes, 1), count).astype(np.int32)
-    images = []
-    for start in range(0, count, batch):
-        zb = tf.constant(z[start : start + batch])
-        inputs = [zb, tf.constant(labels[start : start + batch])] if num_classes else zb
-        images.append(np.asarray(generator(inputs, training=False), np.float32))
+    images = [
+        np.asarray(generator([zb, yb] if num_classes else zb, training=False), np.float32)
+        for zb, yb in zip(batched(z, batch), batched(labels, batch), strict=True)
+    ]
     return np.concatenate(images), labels
 
 
@@ -93,17 +90,21 @@ def measure(args: argparse.Namespace) -> list[dict]:
         held_out_run = load_run_config(compose("train", args.held_out))
     held_out = held_out_run.dataset.load()
     records = []
-    train_data = None
+    reals = None  # the same seeded picks for every checkpoint
     for name in args.checkpoints:
         prefix = find_checkpoint(run_checkpoint(args.run_dir, name))
         run = load_run_config(trained_config(Path(args.run_dir), prefix))
-        if train_data is None:
+        if reals is None:
             train_data = run.dataset.load()
             if held_out.images.shape[1:] != train_data.images.shape[1:]:
                 raise ConfigError(
                     f"--held-out images are {held_out.images.shape[1:]}, the run's "
                     f"{train_data.images.shape[1:]}: give a held-out set of the same shape"
                 )
+            reals = {
+                "train": pick(train_data, args.num, args.seed),
+                "held_out": pick(held_out, args.num, args.seed),
+            }
         spec = run.dataset.spec()
         generator = build_generator(run, spec)
         discriminator = build_discriminator(run, spec)
@@ -113,11 +114,7 @@ def measure(args: argparse.Namespace) -> list[dict]:
             complete=False,
         )
         num_classes = int(getattr(generator, "num_classes", 0) or 0)  # 0: unconditional G
-        sets = {
-            "train": pick(train_data, args.num, args.seed),
-            "held_out": pick(held_out, args.num, args.seed),
-            "fake": generated(generator, args.num, num_classes, args.seed, args.batch),
-        }
+        sets = {**reals, "fake": generated(generator, args.num, num_classes, args.seed, args.batch)}
         result = {
             key: summary(scores(discriminator, images, labels, args.batch))
             for key, (images, labels) in sets.items()
